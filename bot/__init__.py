@@ -1,0 +1,1 @@
+"""Adapters: Telegram bot, terminal shell, CLI and the reminder loop."""

@@ -1,0 +1,105 @@
+"""The service container shared by the Telegram bot, the shell and the CLI."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.core import ADMIN, APPLICANT, OFFICER, Incoming, Router, UserView
+from bot.i18n import detect_lang
+from storage import repo
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+RoleProvider = Callable[[Session, int], set[str]]
+
+
+class App:
+    """Holds settings, the database, the router and lazily built services.
+
+    Features call :meth:`provide` to register a service factory and :meth:`service`
+    to get the (single, lazily built, thread-safe) instance.
+    """
+
+    def __init__(self, settings: Settings, db: Database, *, shell: bool = False) -> None:
+        self.settings = settings
+        self.db = db
+        self.shell = shell  # the local terminal user is trusted as admin and officer
+        self.bot_username: str | None = None
+        self.router = Router()
+        self.role_providers: list[RoleProvider] = []
+        self._factories: dict[str, Callable[[App], Any]] = {}
+        self._services: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- services -----------------------------------------------------
+    def provide(self, name: str, factory: Callable[[App], Any]) -> None:
+        self._factories[name] = factory
+
+    def service(self, name: str) -> Any:
+        if name in self._services:
+            return self._services[name]
+        with self._lock:
+            if name not in self._services:
+                self._services[name] = self._factories[name](self)
+            return self._services[name]
+
+    def has_service(self, name: str) -> bool:
+        return name in self._factories
+
+    # -- users and roles ----------------------------------------------
+    def roles_of(self, s: Session, user_id: int) -> set[str]:
+        roles = {APPLICANT} | repo.granted_roles(s, user_id)
+        if user_id in self.settings.admin_chat_ids:
+            roles |= {ADMIN, OFFICER}
+        if user_id in self.settings.officer_chat_ids:
+            roles.add(OFFICER)
+        if ADMIN in roles:
+            roles.add(OFFICER)
+        for provider in self.role_providers:
+            roles |= provider(s, user_id)
+        if self.shell:
+            roles |= {ADMIN, OFFICER}
+        return roles
+
+    def officer_chat_ids(self) -> list[int]:
+        """Everyone who should get officer alerts and digests."""
+        with self.db.session() as s:
+            granted = set(repo.role_holders(s, OFFICER)) | set(repo.role_holders(s, ADMIN))
+        return sorted(set(self.settings.officer_chat_ids) | set(self.settings.admin_chat_ids) | granted)
+
+    def identify(self, msg: Incoming, now: datetime) -> UserView:
+        with self.db.session() as s:
+            user = repo.touch_user(s, msg.user_id, now, msg.first_name, msg.username, msg.language_code)
+            roles = self.roles_of(s, msg.user_id)
+            chosen = user.chosen_lang
+        if chosen:
+            lang = chosen
+        else:
+            client = "en" if (msg.language_code or "").lower().startswith("en") else "zh"
+            lang = detect_lang(msg.text, client) if msg.text and not msg.text.startswith("/") else client
+        return UserView(id=msg.user_id, roles=roles, lang=lang, chosen_lang=chosen)
+
+    def audit(self, user_id: int, command: str, args: str, allowed: bool, now: datetime) -> None:
+        with self.db.session() as s:
+            repo.audit(s, user_id, command, args, allowed, now)
+
+    def handle(self, msg: Incoming, now: datetime) -> Any:
+        return self.router.handle(self, msg, now)
+
+
+def build_app(settings: Settings, *, shell: bool = False, migrate: bool = True) -> App:
+    """Connect (and migrate) the database and register every feature."""
+    db = Database.from_url(settings.effective_database_url, migrate=migrate)
+    app = App(settings, db, shell=shell)
+    from bot import features
+
+    features.register_all(app)
+    return app

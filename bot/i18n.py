@@ -1,0 +1,51 @@
+"""User-facing strings in Chinese and English, from ``bot/locales/*.yaml``.
+
+Each file maps a dotted key to ``{zh: ..., en: ...}``; one file per feature.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LOCALES = Path(__file__).parent / "locales"
+LANGS = ("zh", "en")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for path in sorted(LOCALES.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, value in data.items():
+            if key in merged:
+                raise ValueError(f"{path.name}: message key {key!r} is defined twice")
+            if not isinstance(value, dict) or set(value) != set(LANGS):
+                raise ValueError(f"{path.name}: message {key!r} needs exactly zh and en texts")
+            merged[key] = {k: str(v) for k, v in value.items()}
+    return merged
+
+
+def t(key: str, lang: str, **kw: Any) -> str:
+    entry = catalog().get(key)
+    if entry is None:
+        raise KeyError(f"no message {key!r} in bot/locales")
+    text = entry.get(lang) or entry["zh"]
+    return text.format(**kw) if kw else text
+
+
+def detect_lang(text: str | None, fallback: str = "zh") -> str:
+    """Chinese if the text has Chinese characters, English if it is mostly Latin letters."""
+    if not text:
+        return fallback
+    if _CJK.search(text):
+        return "zh"
+    if len(_LATIN.findall(text)) >= 2:
+        return "en"
+    return fallback

@@ -1,0 +1,1 @@
+"""Checklist data, the pure checklist engine and the pure deadline rules."""

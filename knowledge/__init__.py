@@ -1,0 +1,1 @@
+"""The scheme as structured clauses; indexing, retrieval and cited answers (pure core)."""

@@ -1,0 +1,1 @@
+"""Consortium registry, deadlines and the reminder send ledger (owned by the deadlines feature)."""
