@@ -105,7 +105,7 @@ class Ctx:
     def lang(self) -> str:
         return self.user.lang
 
-    def t(self, key: str, **kw: Any) -> str:
+    def t(self, key: str, /, **kw: Any) -> str:
         return t(key, self.lang, **kw)
 
     def has_role(self, role: str) -> bool:

@@ -32,7 +32,7 @@ def catalog() -> dict[str, dict[str, str]]:
     return merged
 
 
-def t(key: str, lang: str, **kw: Any) -> str:
+def t(key: str, lang: str, /, **kw: Any) -> str:
     entry = catalog().get(key)
     if entry is None:
         raise KeyError(f"no message {key!r} in bot/locales")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from storage.models import AuditEntry, ChatState, Feedback, Invite, QAAnswer, RoleGrant, User
 
 OFFICER = "officer"
+_INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alikes (0/O, 1/I)
 
 
 def touch_user(
@@ -61,7 +62,8 @@ def role_holders(s: Session, role: str) -> list[int]:
 
 
 def create_invite(s: Session, role: str, by: int, now: datetime, ttl: timedelta) -> Invite:
-    inv = Invite(code=secrets.token_urlsafe(9), role=role, created_by=by, created_at=now, expires_at=now + ttl)
+    code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(10))
+    inv = Invite(code=code, role=role, created_by=by, created_at=now, expires_at=now + ttl)
     s.add(inv)
     return inv
 
