@@ -1,0 +1,61 @@
+"""The real ``consortium-bot run`` process against the fake Bot API: start, talk, restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakebotapi import FakeBotAPI
+
+TOKEN = "987654:PROCESS-token-abcdefghijklmnopqr"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI() as server:
+        yield server
+
+
+def start_bot(api: FakeBotAPI, workdir: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url, "ADMIN_CHAT_IDS": "900",
+                "LOG_LEVEL": "INFO"})
+    exe = Path(sys.executable).parent / "consortium-bot"
+    return subprocess.Popen([str(exe), "run"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def stop_bot(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
+
+
+def test_run_process_answers_and_remembers_across_restart(api: FakeBotAPI, tmp_path: Path) -> None:
+    proc = start_bot(api, tmp_path)
+    try:
+        api.send_text(31, "/start")
+        assert "创新联合体" in api.wait_reply(31, 0, timeout=60).params["text"]
+        api.send_text(31, "/lang en")
+        assert "English" in api.wait_reply(31, 1, timeout=30).params["text"]
+    finally:
+        log = stop_bot(proc)
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log  # the token never reaches the logs
+
+    proc = start_bot(api, tmp_path)  # same database: the language choice survives the restart
+    try:
+        api.send_text(31, "/start")
+        assert "Hello" in api.wait_reply(31, 2, timeout=60).params["text"]
+    finally:
+        log = stop_bot(proc)
+    assert "Traceback" not in log
