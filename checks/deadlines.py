@@ -1,0 +1,220 @@
+"""Reporting deadlines of the scheme (八、（二）, 八、（三）) and the reminder policy — pure functions.
+
+Nothing here reads the clock: ``today`` / ``now`` are arguments. Times are aware datetimes;
+``tz`` is the zone in which reminders go out at ``send_hour`` (Asia/Shanghai by default).
+
+Stage keys are deterministic strings so that a send ledger unique per (deadline, recipient, stage)
+deduplicates them across runs and replicas:
+
+- contacts, before the due date: ``before:30`` … ``before:0`` (the due day itself);
+- contacts, overdue: ``overdue:d1`` … ``overdue:d7`` daily, then ``overdue:w1``, ``overdue:w2`` … weekly;
+- contacts after a snooze: ``snooze:<UTC minute of the snooze end>``;
+- officers, once per overdue deadline: ``alert:overdue``;
+- officers, weekly digest: ``digest:2026-W48`` (ISO week).
+
+After downtime only the latest stage whose time has come is returned — the caller sends it once,
+the stages slept through are not sent in a burst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ANNUAL, END_OF_TERM, CUSTOM = "annual", "end_of_term", "custom"
+KINDS = (ANNUAL, END_OF_TERM, CUSTOM)
+ROUTES = ("top_down", "open_competition", "bottom_up")
+SUBMITTED, WAIVED = "submitted", "waived"
+UPCOMING, DUE_SOON, OVERDUE = "upcoming", "due_soon", "overdue"
+
+CLAUSE_ANNUAL = "8.3"  # 每年12月31日前报送本年度总结和下一年度工作计划
+CLAUSE_END_OF_TERM = "8.2"  # 存续期（一般为3—5年）届满：解散或签署补充协议后继续运行
+CLAUSE_LABELS = {"8": "八、绩效和监督管理", "8.2": "八、（二）", "8.3": "八、（三）"}
+
+DEFAULT_DAYS_BEFORE = (30, 14, 7, 3, 1, 0)
+DUE_SOON_DAYS = 30
+
+
+def clause_label(clause: str) -> str:
+    return CLAUSE_LABELS.get(clause, clause)
+
+
+@dataclass(frozen=True)
+class DerivedDeadline:
+    kind: str
+    rule_key: str  # unique within the consortium: "annual:2026", "end_of_term"
+    due_on: date
+    clause: str
+    year: int | None = None
+
+
+def derive_deadlines(approved_on: date, ends_on: date) -> list[DerivedDeadline]:
+    """The rule-based deadlines of a consortium approved on ``approved_on`` whose term ends ``ends_on``.
+
+    - one annual report (八、（三）) due 12-31 of every calendar year of the term whose 31 December
+      falls within the term — the year of approval included, even when approved in December;
+      a term ending before 31 December has no annual report for its last (partial) year: the
+      end-of-term deadline covers it;
+    - the end of term (八、（二）) on ``ends_on``.
+    """
+    if ends_on < approved_on:
+        raise ValueError("the term ends before the approval date")
+    out: list[DerivedDeadline] = []
+    for year in range(approved_on.year, ends_on.year + 1):
+        due = date(year, 12, 31)
+        if due <= ends_on:
+            out.append(DerivedDeadline(ANNUAL, f"annual:{year}", due, CLAUSE_ANNUAL, year))
+    out.append(DerivedDeadline(END_OF_TERM, "end_of_term", ends_on, CLAUSE_END_OF_TERM))
+    return out
+
+
+def deadline_status(due_on: date, status: str | None, today: date, soon_days: int = DUE_SOON_DAYS) -> str:
+    """submitted / waived (as marked), else overdue (after the due day), due_soon (≤ soon_days), upcoming."""
+    if status in (SUBMITTED, WAIVED):
+        return status
+    if today > due_on:
+        return OVERDUE
+    if (due_on - today).days <= soon_days:
+        return DUE_SOON
+    return UPCOMING
+
+
+def days_left(due_on: date, today: date) -> int:
+    """Days until the due date (0 on the day itself, negative when overdue)."""
+    return (due_on - today).days
+
+
+@dataclass(frozen=True)
+class Policy:
+    tz: ZoneInfo
+    send_hour: int = 9
+    days_before: tuple[int, ...] = DEFAULT_DAYS_BEFORE
+    overdue_daily_days: int = 7
+    digest_weekday: int = 0  # Monday
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Policy:
+        """Build from any object with the Settings attribute names (duck-typed: no import of bot)."""
+        return cls(
+            tz=ZoneInfo(settings.tz_name), send_hour=settings.reminder_send_hour,
+            days_before=tuple(sorted(set(settings.reminder_days_before), reverse=True)),
+            overdue_daily_days=settings.overdue_daily_days, digest_weekday=settings.digest_weekday,
+        )
+
+    def at(self, day: date) -> datetime:
+        """The send time on a local calendar day, as aware UTC."""
+        return datetime.combine(day, time(self.send_hour), self.tz).astimezone(UTC)
+
+    def local_date(self, now: datetime) -> date:
+        return now.astimezone(self.tz).date()
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    at: datetime  # when it became due (aware UTC)
+
+
+def _latest_regular_stage(due_on: date, now: datetime, policy: Policy) -> Stage | None:
+    """The latest contact stage whose send time is ≤ now (before-stages, then overdue daily/weekly)."""
+    last_day = policy.local_date(now)
+    if policy.at(last_day) > now:
+        last_day -= timedelta(days=1)  # today's send hour has not come yet
+    k = (last_day - due_on).days  # days past due of the latest send slot
+    if k >= 1:
+        d = _latest_overdue_day(k, policy)
+        if d is not None:
+            return Stage(_overdue_key(d, policy), policy.at(due_on + timedelta(days=d)))
+        k = 0
+    before = [n for n in policy.days_before if n >= -k]
+    if not before:
+        return None
+    n = min(before)
+    return Stage(f"before:{n}", policy.at(due_on - timedelta(days=n)))
+
+
+def _overdue_key(k: int, policy: Policy) -> str:
+    if k <= policy.overdue_daily_days:
+        return f"overdue:d{k}"
+    return f"overdue:w{(k - policy.overdue_daily_days) // 7}"
+
+
+def _latest_overdue_day(k: int, policy: Policy) -> int | None:
+    """The latest overdue stage day ≤ k."""
+    if k < 1:
+        return None
+    if k <= policy.overdue_daily_days:
+        return k
+    extra = k - policy.overdue_daily_days
+    weeks = extra // 7
+    if weeks == 0:
+        return policy.overdue_daily_days if policy.overdue_daily_days >= 1 else None
+    return policy.overdue_daily_days + 7 * weeks
+
+
+def contact_stage(
+    due_on: date, now: datetime, policy: Policy, *, status: str | None = None, reported: bool = False,
+    snoozed_until: datetime | None = None,
+) -> Stage | None:
+    """The stage a consortium contact should have received by ``now`` for one deadline, or None.
+
+    None when the deadline is submitted or waived, reported submitted by a contact (awaiting the
+    officers' confirmation), snoozed, or no stage has come yet. After a snooze has ended, the
+    snooze stage wins unless a regular stage came later.
+    """
+    if status in (SUBMITTED, WAIVED) or reported:
+        return None
+    if snoozed_until is not None and now < snoozed_until:
+        return None
+    stage = _latest_regular_stage(due_on, now, policy)
+    if snoozed_until is not None:
+        snooze = Stage("snooze:" + snoozed_until.astimezone(UTC).strftime("%Y%m%dT%H%M"), snoozed_until)
+        if stage is None or snooze.at > stage.at:
+            return snooze
+    return stage
+
+
+def officer_alert_stage(due_on: date, now: datetime, policy: Policy, *, status: str | None = None) -> Stage | None:
+    """The one overdue alert to the officers, due the first day after the due date at the send hour."""
+    if status in (SUBMITTED, WAIVED):
+        return None
+    at = policy.at(due_on + timedelta(days=1))
+    return Stage("alert:overdue", at) if at <= now else None
+
+
+def digest_stage(now: datetime, policy: Policy) -> Stage:
+    """The latest weekly digest slot ≤ now (its ISO week names it)."""
+    today = policy.local_date(now)
+    back = (today.weekday() - policy.digest_weekday) % 7
+    day = today - timedelta(days=back)
+    if policy.at(day) > now:
+        day -= timedelta(days=7)
+    iso = day.isocalendar()
+    return Stage(f"digest:{iso.year}-W{iso.week:02d}", policy.at(day))
+
+
+def stage_label(key: str) -> tuple[str, int | None]:
+    """Split a stage key into its family and number, e.g. ("before", 7), ("overdue_week", 2)."""
+    family, _, rest = key.partition(":")
+    if family == "before":
+        return "before", int(rest)
+    if family == "overdue" and rest.startswith("d"):
+        return "overdue_day", int(rest[1:])
+    if family == "overdue" and rest.startswith("w"):
+        return "overdue_week", int(rest[1:])
+    return family, None
+
+
+def horizon(today: date, policy: Policy) -> date:
+    """Deadlines due after this day have no stage yet: the sweep can skip them."""
+    return today + timedelta(days=max(policy.days_before, default=0) + 1)
+
+
+__all__ = [
+    "ANNUAL", "CLAUSE_ANNUAL", "CLAUSE_END_OF_TERM", "CUSTOM", "DUE_SOON", "END_OF_TERM", "OVERDUE", "ROUTES",
+    "SUBMITTED", "UPCOMING", "WAIVED", "DerivedDeadline", "Policy", "Stage", "clause_label", "contact_stage",
+    "days_left", "deadline_status", "derive_deadlines", "digest_stage", "horizon", "officer_alert_stage",
+    "stage_label",
+]
