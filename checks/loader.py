@@ -56,6 +56,13 @@ def scheme_clause_ids() -> set[str]:
     return set(corpus.load().ids)
 
 
+def scheme_labels(lang: str = "zh") -> dict[str, str]:
+    """Clause id → the label people read (四、（四） / Section 4(4)), from knowledge.corpus."""
+    from knowledge import corpus
+
+    return {c.id: (c.label_en if lang == "en" else c.label) for c in corpus.load().clauses.values()}
+
+
 def parse_checklist(data: Any, source: str, known_clause_ids: Collection[str]) -> Checklist:
     """Validate one checklist's data; ChecklistError naming ``source`` and the item."""
     try:
