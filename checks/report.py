@@ -133,7 +133,7 @@ def render_docx(r: ReportInput) -> bytes:
     w = _L[r.lang]
     doc = Document()
     style = doc.styles["Normal"]
-    style.font.size = Pt(10.5)  # type: ignore[attr-defined]
+    style.font.size = Pt(10.5)
     doc.add_heading(f"{r.checklist.title.get(r.lang)} — {w['title']}", level=0)
     meta = doc.add_table(rows=0, cols=2)
     meta.style = "Table Grid"
