@@ -63,6 +63,7 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     toast: str | None = None  # short notice for a pressed button (answerCallbackQuery)
     others: list[tuple[int, Reply]] = field(default_factory=list)  # messages to other chats
+    lang: str = "zh"  # the language the person is spoken to in (set by the router)
 
 
 @dataclass
@@ -186,10 +187,12 @@ class Router:
         user = app.identify(msg, now)
         ctx = Ctx(app=app, msg=msg, now=now, user=user)
         try:
-            return self._dispatch(ctx)
+            outcome = self._dispatch(ctx)
         except Exception:
             log.exception("handler failed for chat %s", msg.chat_id)
-            return Outcome([Reply(ctx.t("core.error"))], toast=ctx.t("core.error_short"))
+            outcome = Outcome([Reply(ctx.t("core.error"))], toast=ctx.t("core.error_short"))
+        outcome.lang = ctx.lang
+        return outcome
 
     def _dispatch(self, ctx: Ctx) -> Outcome:
         msg = ctx.msg

@@ -86,7 +86,7 @@ class TelegramFrontend:
                 await update.callback_query.answer(outcome.toast[:200] if outcome.toast else None)
             except BadRequest as exc:  # query too old: nothing to answer
                 log.info("could not answer callback: %s", exc)
-        lang = self._lang(incoming)
+        lang = outcome.lang
         for reply in outcome.replies:
             await self.send_reply(bot, incoming.chat_id, reply, lang, edit_id=incoming.message_id
                                   if incoming.kind == "callback" else None)
@@ -95,15 +95,6 @@ class TelegramFrontend:
             result = await notifier.send(chat_id, reply)
             if not result.ok:
                 log.warning("could not notify chat %s: %s", chat_id, result.error)
-
-    def _lang(self, incoming: Incoming) -> str:
-        from storage.models import User
-
-        with self.app.db.session() as s:
-            user = s.get(User, incoming.user_id)
-            if user is not None and user.chosen_lang:
-                return user.chosen_lang
-        return "en" if (incoming.language_code or "").startswith("en") else "zh"
 
     async def send_reply(self, bot: Any, chat_id: int, reply: Reply, lang: str, edit_id: int | None) -> None:
         markup = reply_markup(reply)

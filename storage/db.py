@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class Database:
 
     def __post_init__(self) -> None:
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite allows one writer; its busy handler sleeps in coarse steps, so threads of this
+        # process take turns on a lock instead (other processes still rely on busy_timeout).
+        self._lock: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str, migrate: bool = True) -> Database:
@@ -105,7 +109,11 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._factory() as s, s.begin():
+        if self._lock is None:
+            with self._factory() as s, s.begin():
+                yield s
+            return
+        with self._lock, self._factory() as s, s.begin():
             yield s
 
     def dispose(self) -> None:

@@ -26,12 +26,14 @@ def touch_user(
                     first_seen=now, last_seen=now)
         s.add(user)
     else:
-        user.last_seen = now
-        if first_name:
+        # Only write when something changed (or a minute passed): most messages cost a read only.
+        if (now - user.last_seen).total_seconds() >= 60:
+            user.last_seen = now
+        if first_name and user.first_name != first_name[:256]:
             user.first_name = first_name[:256]
-        if username is not None:
+        if username is not None and user.username != username:
             user.username = username
-        if language_code:
+        if language_code and user.language_code != language_code:
             user.language_code = language_code
     return user
 

@@ -30,7 +30,7 @@ def test_sqlite_has_foreign_keys_and_wal(sqlite_url: str) -> None:
 def test_users_are_recorded_with_first_and_last_seen(db: Database) -> None:
     with db.session() as s:
         repo.touch_user(s, 42, NOW, "Li", "li", "zh-hans")
-    later = NOW + timedelta(days=1)
+    later = NOW + timedelta(days=1)  # last_seen moves once a minute at most
     with db.session() as s:
         user = repo.touch_user(s, 42, later, "Li Lei")
         assert user.first_seen == NOW and user.last_seen == later and user.first_name == "Li Lei"

@@ -1,0 +1,98 @@
+"""Foundation figures: CLI start-up, idle RSS with the default embedder, reply latency.
+
+Run: ``python -m benchmarks.bot_figures``. Prints figures; asserts nothing.
+- ``consortium-bot --help`` wall time (target ≤ 0.5 s);
+- bot process RSS after start-up with the Q&A service (default embedder) loaded (≤ 350 MB);
+- 20 simultaneous users asking questions through the fake Bot API: p50/p95 from update
+  to reply (≤ 150 ms p95 on 2 cores).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUESTIONS = [
+    "牵头单位应具备哪些条件？", "成员单位需要具备哪些条件", "企业自筹经费要按什么比例", "联合体一般存续几年",
+    "每年什么时候交年度总结", "组建协议由谁签署", "What is the match-funding ratio?", "支持民营企业参与吗",
+    "联合体可以调整成员单位吗", "被取消资格有什么限制",
+]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def help_time(runs: int = 5) -> float:
+    exe = Path(sys.executable).parent / "consortium-bot"
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([str(exe), "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def latency(users: int = 20, rounds: int = 5) -> tuple[list[float], float]:
+    """Runs the real ``consortium-bot run`` process against the fake Bot API in this process."""
+    import os
+    import signal
+
+    from tests.fakebotapi import FakeBotAPI
+
+    with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+        env.update({"TELEGRAM_BOT_TOKEN": "111:BENCH-token-abcdefghijklmnopqrstu",
+                    "TELEGRAM_API_BASE_URL": api.base_url, "LOG_LEVEL": "WARNING"})
+        exe = Path(sys.executable).parent / "consortium-bot"
+        proc = subprocess.Popen([str(exe), "run"], cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            # warm-up round (loads the Q&A service and its index)
+            for u in range(users):
+                api.send_text(5000 + u, QUESTIONS[u % len(QUESTIONS)])
+            for u in range(users):
+                api.wait_reply(5000 + u, 0, "sendMessage", 300)
+            time.sleep(2)
+            rss = rss_mb(proc.pid)
+            samples: list[float] = []
+            for r in range(1, rounds + 1):
+                time.sleep(1.1)  # Telegram (and the rate limiter) allow one message a second per chat
+                sent_at = {}
+                for u in range(users):
+                    chat = 5000 + u
+                    sent_at[chat] = time.monotonic()
+                    api.send_text(chat, QUESTIONS[(u + r) % len(QUESTIONS)])
+                for u in range(users):
+                    chat = 5000 + u
+                    call = api.wait_reply(chat, r, "sendMessage", 60)
+                    samples.append(call.at - sent_at[chat])
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
+        return samples, rss
+
+
+def main() -> None:
+    print(f"consortium-bot --help: {help_time() * 1000:.0f} ms (median of 5; target ≤ 500 ms)")
+    samples, rss = latency()
+    samples.sort()
+    p50 = samples[len(samples) // 2] * 1000
+    p95 = samples[int(len(samples) * 0.95) - 1] * 1000
+    print(f"bot process RSS, idle after a warm-up round (Q&A service loaded): {rss:.0f} MB (target ≤ 350 MB)")
+    print(f"20 simultaneous users, {len(samples)} questions: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+          f"max {samples[-1] * 1000:.0f} ms (target p95 ≤ 150 ms)")
+
+
+if __name__ == "__main__":
+    main()
