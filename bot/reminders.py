@@ -261,15 +261,16 @@ class RunSummary:
 class Pacer:
     """At most ``rate`` sends per second (a fixed gap between send starts)."""
 
-    def __init__(self, rate: float | None, sleep: Sleep) -> None:
+    def __init__(self, rate: float | None, sleep: Sleep, clock: Callable[[], float] = _time.monotonic) -> None:
         self.gap = 1.0 / rate if rate else 0.0
         self.sleep = sleep
+        self.clock = clock
         self.next_at = 0.0
 
     async def wait(self) -> None:
         if not self.gap:
             return
-        now = _time.monotonic()
+        now = self.clock()
         if self.next_at > now:
             await self.sleep(self.next_at - now)
             now = self.next_at
@@ -292,9 +293,13 @@ def _langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
 
 async def run_once(
     db: Database, settings: Settings, notifier: Notifier, now: datetime, *, officers: Sequence[int] | None = None,
-    send_rate: float | None = None, sleep: Sleep = asyncio.sleep,
+    send_rate: float | None = None, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = _time.monotonic,
 ) -> RunSummary:
-    """One pass: plan, claim, send (paced, with bounded retries), record. Safe to run concurrently."""
+    """One pass: plan, claim, send (paced, with bounded retries), record. Safe to run concurrently.
+
+    ``officers`` defaults to the configured and granted officers; ``send_rate`` (messages/s) to
+    ``settings.reminder_send_rate`` (0: unpaced); ``sleep``/``clock`` are injectable for tests.
+    """
     if now.tzinfo is None:
         raise ValueError("run_once needs an aware datetime")
     officers = list(officers) if officers is not None else officer_ids(db, settings)
@@ -320,7 +325,7 @@ async def run_once(
         with db.session() as s:
             digest_rows = (rr.due_between(s, p.today, p.today + timedelta(days=rules.DUE_SOON_DAYS)),
                            rr.overdue(s, p.today))
-    pacer = Pacer(send_rate if send_rate is not None else settings.reminder_send_rate, sleep)
+    pacer = Pacer(send_rate if send_rate is not None else settings.reminder_send_rate, sleep, clock)
     newly_unreachable: dict[int, list[str]] = {}
     for job, ledger_id in claimed:
         lang = langs.get(job.recipient, "zh")
