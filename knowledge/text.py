@@ -1,0 +1,175 @@
+"""Tokenising questions and clauses: jieba with the scheme's terms, plus the lexicon.
+
+The lexicon (``data/lexicon.yaml``) maps colloquial Chinese and English phrasings to the
+scheme's own words; an analysed question carries its tokens, the lexicon's expansions, any
+out-of-scope topic it names and its term classes (for follow-ups).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA = Path(__file__).parent / "data"
+LEXICON_FILE = DATA / "lexicon.yaml"
+TERMS_FILE = DATA / "terms.txt"
+STOPWORDS_FILE = DATA / "stopwords.yaml"
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[a-z][a-z0-9'\-]*")
+_NUMERIC = re.compile(r"\d+\s*[:：]\s*\d+|\d+\s*[—\-–~]\s*\d+\s*[年家个]?|\d+月\d+日|\d+年")
+_KEEP = re.compile(r"[\w\u3400-\u9fff]")
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def _norm_num(tok: str) -> str:
+    return re.sub(r"\s+", "", tok).replace("：", ":").replace("-", "—").replace("–", "—").replace("~", "—")
+
+
+@dataclass
+class Lexicon:
+    zh: dict[str, list[str]]
+    en: dict[str, list[str]]
+    slots: dict[str, list[str]]
+    oos_zh: list[str]
+    oos_en: list[str]
+    attachment_cues: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
+        d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        oos = d.get("out_of_scope", {})
+        return cls(
+            zh={str(k): [str(x) for x in v] for k, v in d["zh"].items()},
+            en={str(k).lower(): [str(x) for x in v] for k, v in d["en"].items()},
+            slots={str(k): [str(x) for x in v] for k, v in d.get("slots", {}).items()},
+            oos_zh=[str(x) for x in oos.get("zh", [])],
+            oos_en=[str(x).lower() for x in oos.get("en", [])],
+            attachment_cues=[str(x).lower() for x in d.get("attachment_cues", [])],
+        )
+
+    def targets(self) -> set[str]:
+        return {t for v in (*self.zh.values(), *self.en.values()) for t in v}
+
+    @cached_property
+    def _en_re(self) -> re.Pattern[str]:
+        keys = sorted(self.en, key=len, reverse=True)
+        return re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")(?:e?s)?\b")
+
+    @cached_property
+    def _oos_en_re(self) -> re.Pattern[str]:
+        return re.compile(r"\b(" + "|".join(re.escape(k) for k in self.oos_en) + r")\b")
+
+    def expand(self, text: str) -> tuple[list[str], list[str]]:
+        """(matched phrases, scheme words they map to) for a question."""
+        low = text.lower()
+        hits: list[str] = []
+        out: list[str] = []
+        covered: list[tuple[int, int]] = []
+        for key in sorted(self.zh, key=len, reverse=True):  # longest first; shorter inside are skipped
+            for m in re.finditer(re.escape(key), text):
+                if any(a <= m.start() and m.end() <= b for a, b in covered):
+                    continue
+                covered.append((m.start(), m.end()))
+                hits.append(key)
+                out.extend(self.zh[key])
+        for m in self._en_re.finditer(low):
+            hits.append(m.group(1))
+            out.extend(self.en[m.group(1)])
+        return hits, out
+
+    def out_of_scope(self, text: str) -> list[str]:
+        low = text.lower()
+        found = [w for w in self.oos_zh if w in text]
+        found += [m.group(1) for m in self._oos_en_re.finditer(low)]
+        return found
+
+
+@dataclass
+class Query:
+    text: str
+    tokens: list[str]  # the question's own tokens (stopwords removed)
+    expansions: list[str]  # tokens of the scheme words the lexicon mapped the question to
+    lexicon_hits: list[str]
+    oos: list[str]
+    english: bool
+    slot_terms: dict[str, list[str]] = field(default_factory=dict)
+    about_attachments: bool = False
+
+    def weighted(self, expansion_weight: float = 0.6) -> dict[str, float]:
+        w: dict[str, float] = {}
+        for t in self.tokens:
+            w[t] = max(w.get(t, 0.0), 1.0)
+        for t in self.expansions:
+            w[t] = max(w.get(t, 0.0), expansion_weight)
+        return w
+
+
+class Analyzer:
+    """Tokeniser shared by the index (clauses) and the retriever (questions)."""
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self.lexicon = lexicon or Lexicon.load()
+        self._jieba = jieba.Tokenizer()
+        self._jieba.load_userdict(str(TERMS_FILE))
+        for word in self.lexicon.targets() | set(self.lexicon.zh):
+            if has_cjk(word) and len(word) >= 2:
+                self._jieba.add_word(word, 20000)
+        sw = yaml.safe_load(STOPWORDS_FILE.read_text(encoding="utf-8"))
+        self.stopwords: set[str] = {str(x) for x in sw["zh"]} | {str(x).lower() for x in sw["en"]}
+
+    @cached_property
+    def terms(self) -> list[str]:
+        return [ln.split()[0] for ln in TERMS_FILE.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+    def tokens(self, text: str) -> list[str]:
+        out: list[str] = []
+        low = text.lower()
+        for m in _NUMERIC.finditer(low):
+            out.append(_norm_num(m.group(0)))
+        for tok in self._jieba.lcut_for_search(low):
+            tok = tok.strip()
+            if not tok or not _KEEP.search(tok) or tok in self.stopwords or (tok.isdigit() and len(tok) == 1):
+                continue
+            if _LATIN_WORD.fullmatch(tok):
+                tok = re.sub(r"(?<=[a-z]{3})s$", "", tok)
+                if tok in self.stopwords or len(tok) < 2:
+                    continue
+            out.append(tok)
+        return out
+
+    def analyze(self, text: str) -> Query:
+        hits, targets = self.lexicon.expand(text)
+        expansions: list[str] = []
+        for target in targets:
+            expansions.extend(self.tokens(target) if has_cjk(target) else [_norm_num(target)])
+        toks = self.tokens(text)
+        english = not has_cjk(text) and bool(_LATIN_WORD.search(text.lower()))
+        slot_terms: dict[str, list[str]] = {}
+        seen = text + " " + " ".join(targets)
+        for slot, words in self.lexicon.slots.items():
+            found = [w for w in words if w in seen]
+            # keep the most specific words: drop a word contained in another one found
+            found = [w for w in found if not any(w != o and w in o for o in found)]
+            if found:
+                slot_terms[slot] = found
+        low = text.lower()
+        about_att = any(c in low for c in self.lexicon.attachment_cues)
+        return Query(text, toks, expansions, hits, self.lexicon.out_of_scope(text), english, slot_terms, about_att)
+
+
+@lru_cache(maxsize=1)
+def default_analyzer() -> Analyzer:
+    return Analyzer()
