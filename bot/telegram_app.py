@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 APP_KEY = "consortium_app"
+NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 
 def menu_keyboard(app: App, lang: str) -> ReplyKeyboardMarkup:
@@ -97,32 +98,46 @@ class TelegramFrontend:
                 log.warning("could not notify chat %s: %s", chat_id, result.error)
 
     async def send_reply(self, bot: Any, chat_id: int, reply: Reply, lang: str, edit_id: int | None) -> None:
+        """Send (or edit) one reply; a dropped connection is retried a few times with backoff."""
+        for attempt in range(len(NETWORK_BACKOFF) + 1):
+            try:
+                await self._send_reply_once(bot, chat_id, reply, lang, edit_id)
+                return
+            except Forbidden as exc:
+                log.info("chat %s blocked the bot: %s", chat_id, exc)
+                return
+            except BadRequest:
+                raise
+            except NetworkError as exc:
+                if attempt == len(NETWORK_BACKOFF):
+                    raise
+                log.warning("network problem sending to %s (%s); retrying", chat_id, exc)
+                await asyncio.sleep(NETWORK_BACKOFF[attempt])
+
+    async def _send_reply_once(self, bot: Any, chat_id: int, reply: Reply, lang: str, edit_id: int | None) -> None:
         markup = reply_markup(reply)
         if markup is None and reply.menu:
             markup = menu_keyboard(self.app, lang)
-        try:
-            if reply.document is not None:
-                await bot.send_document(chat_id, document=reply.document.content, filename=reply.document.filename,
-                                        caption=(reply.document.caption or reply.text or None),
-                                        parse_mode=ParseMode.HTML, reply_markup=markup)
+        if reply.document is not None:
+            await bot.send_document(chat_id, document=reply.document.content, filename=reply.document.filename,
+                                    caption=(reply.document.caption or reply.text or None),
+                                    parse_mode=ParseMode.HTML, reply_markup=markup)
+            return
+        parts = split_text(reply.text)
+        if reply.edit and edit_id is not None and len(parts) == 1:
+            try:
+                await bot.edit_message_text(parts[0], chat_id=chat_id, message_id=edit_id,
+                                            parse_mode=ParseMode.HTML, reply_markup=markup,
+                                            disable_web_page_preview=True)
                 return
-            parts = split_text(reply.text)
-            if reply.edit and edit_id is not None and len(parts) == 1:
-                try:
-                    await bot.edit_message_text(parts[0], chat_id=chat_id, message_id=edit_id,
-                                                parse_mode=ParseMode.HTML, reply_markup=markup,
-                                                disable_web_page_preview=True)
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
                     return
-                except BadRequest as exc:
-                    if "not modified" in str(exc).lower():
-                        return
-                    log.info("edit failed (%s); sending a new message", exc)
-            for i, part in enumerate(parts):
-                await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
-                                       reply_markup=markup if i == len(parts) - 1 else None,
-                                       disable_web_page_preview=True)
-        except Forbidden as exc:
-            log.info("chat %s blocked the bot: %s", chat_id, exc)
+                log.info("edit failed (%s); sending a new message", exc)
+        for i, part in enumerate(parts):
+            await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
+                                   reply_markup=markup if i == len(parts) - 1 else None,
+                                   disable_web_page_preview=True)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

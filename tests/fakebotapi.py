@@ -50,6 +50,7 @@ class FakeBotAPI:
         self.flood: dict[int, int] = {}  # chat -> how many sends still answer 429
         self.flood_seconds = 1
         self.files: dict[str, bytes] = {}
+        self.drop_requests = 0  # the next N requests are cut off without an answer (a dead network)
         self._cond = threading.Condition()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -84,6 +85,11 @@ class FakeBotAPI:
                     return
                 if len(parts) != 2 or not parts[0].startswith("bot"):
                     self._send(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
+                    return
+                if server.drop_requests > 0:
+                    server.drop_requests -= 1
+                    self.close_connection = True
+                    self.request.shutdown(socket.SHUT_RDWR)
                     return
                 params, files = server._parse(self.headers.get("Content-Type", ""), body, parsed.query)
                 status, payload = server.dispatch(parts[1], params, files)

@@ -106,3 +106,13 @@ async def test_blocked_user_and_flood_control(tg_app: App, api: FakeBotAPI) -> N
         api.blocked.discard(13)
         api.send_text(13, "/help")
         assert (await wait(api, 13, 1))["text"]
+
+
+async def test_dead_network_is_survived(tg_app: App, api: FakeBotAPI) -> None:
+    async with running_bot(tg_app, api):
+        api.send_text(15, "/start")
+        await wait(api, 15)
+        api.drop_requests = 3  # polls and sends are cut off for a while
+        api.send_text(15, "/help")
+        # the bot retries polling and answers once the network is back
+        await asyncio.to_thread(api.wait_reply, 15, 1, "sendMessage", 30)

@@ -59,3 +59,38 @@ def test_run_process_answers_and_remembers_across_restart(api: FakeBotAPI, tmp_p
     finally:
         log = stop_bot(proc)
     assert "Traceback" not in log
+
+
+def test_webhook_mode_receives_updates(api: FakeBotAPI, tmp_path: Path) -> None:
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_"))}
+    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
+                "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_PORT": str(port), "WEBHOOK_SECRET": "s3cret-token"})
+    exe = Path(sys.executable).parent / "consortium-bot"
+    url = f"http://127.0.0.1:{port}/telegram"
+    proc = subprocess.Popen([str(exe), "run", "--webhook", url], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        hook = api.wait_for(lambda calls: [c for c in calls if c.method == "setWebhook"], timeout=60)[0]
+        assert hook.params["url"] == url and hook.params["secret_token"] == "s3cret-token"
+        update = {"update_id": 1, "message": {"message_id": 1, "date": int(time.time()), "text": "/start",
+                  "chat": {"id": 41, "type": "private"}, "from": {"id": 41, "is_bot": False, "first_name": "W"},
+                  "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        for _ in range(50):  # the web server may need a moment after setWebhook
+            try:
+                req = urllib.request.Request(url, data=json.dumps(update).encode(), headers={
+                    "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret-token"})
+                urllib.request.urlopen(req, timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert "创新联合体" in api.wait_reply(41, 0, timeout=30).params["text"]
+    finally:
+        stop_bot(proc)
