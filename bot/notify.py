@@ -7,7 +7,6 @@ no token); :class:`RecordingNotifier` keeps what it was asked to send (tests of 
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import html
 import re
@@ -131,7 +130,7 @@ class TelegramNotifier:
             if "chat not found" in str(exc).lower():
                 return SendOutcome(SendStatus.FORBIDDEN, error=str(exc))
             return SendOutcome(SendStatus.ERROR, error=str(exc))
-        except (TimedOut, NetworkError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, TimedOut, NetworkError, OSError) as exc:
             return SendOutcome(SendStatus.RETRY, error=str(exc) or type(exc).__name__)
         return SendOutcome(SendStatus.OK, message_id=msg.message_id)
 

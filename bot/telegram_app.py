@@ -7,6 +7,7 @@ thread (one chat at a time, many chats at once), render the ``Outcome``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from typing import Any
@@ -148,19 +149,17 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     log.error("error while handling an update", exc_info=err)
     if isinstance(update, Update) and update.effective_chat is not None and not isinstance(err, Forbidden):
-        try:
+        with contextlib.suppress(TelegramError):
             await context.bot.send_message(update.effective_chat.id, t("core.error", "zh"))
-        except TelegramError:
-            pass
 
 
-def build_application(app: App) -> Application:  # type: ignore[type-arg]
+def build_application(app: App) -> Application:
     settings = app.settings
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     frontend = TelegramFrontend(app)
 
-    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(application: Application) -> None:
         me = await application.bot.get_me()
         app.bot_username = me.username
         log.info("connected as @%s", me.username)

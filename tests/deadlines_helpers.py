@@ -13,8 +13,8 @@ from storage.registry_models import Deadline, ReminderSend
 HEADER = "name,lead_unit,industry_field,route,recommending_unit,approved_on,ends_on,contact_chat_ids"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def record(name: str, approved: date, ends: date, contacts: tuple[int, ...] = (), route: str = "top_down",

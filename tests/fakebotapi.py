@@ -114,6 +114,7 @@ class FakeBotAPI:
     @property
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self) -> FakeBotAPI:
@@ -148,7 +149,8 @@ class FakeBotAPI:
             for part in msg.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 filename = part.get_filename()
-                payload = part.get_payload(decode=True) or b""
+                raw = part.get_payload(decode=True)
+                payload = raw if isinstance(raw, bytes) else b""
                 if filename is not None:
                     files[str(name)] = (filename, payload)
                 else:

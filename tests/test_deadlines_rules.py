@@ -164,7 +164,7 @@ def test_policy_from_settings_like_object() -> None:
     class S:
         tz_name = "Asia/Shanghai"
         reminder_send_hour = 9
-        reminder_days_before = [1, 30, 7]
+        reminder_days_before = (1, 30, 7)
         overdue_daily_days = 3
         digest_weekday = 4
 

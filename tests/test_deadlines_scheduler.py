@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.notify import RecordingNotifier, SendOutcome, SendStatus
-from bot.reminders import run_once
 from bot.core import Reply
+from bot.notify import Notifier, RecordingNotifier, SendOutcome, SendStatus
+from bot.reminders import RunSummary, run_once
 from checks.deadlines import SUBMITTED, WAIVED
 from storage import registry_repo as rr
 from storage.db import Database
@@ -31,8 +31,8 @@ def rdb(rsettings: Settings) -> Database:
     return Database.from_url(rsettings.effective_database_url)
 
 
-async def tick(db: Database, settings: Settings, notifier: object, now: datetime, **kw: object) -> rr.RunSummary:  # type: ignore[name-defined]
-    return await run_once(db, settings, notifier, now, officers=OFFICERS, send_rate=0, sleep=FakeSleep(), **kw)  # type: ignore[arg-type]
+async def tick(db: Database, settings: Settings, notifier: Notifier, now: datetime) -> RunSummary:
+    return await run_once(db, settings, notifier, now, officers=OFFICERS, send_rate=0, sleep=FakeSleep())
 
 
 async def test_a_simulated_year(rdb: Database, rsettings: Settings) -> None:

@@ -39,7 +39,7 @@ def test_users_are_recorded_with_first_and_last_seen(db: Database) -> None:
 
 def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive"), db.session() as s:
-        repo.touch_user(s, 43, datetime(2026, 1, 1), "x")  # noqa: DTZ001
+        repo.touch_user(s, 43, datetime(2026, 1, 1), "x")
 
 
 def test_roles_grant_and_revoke(db: Database) -> None:
