@@ -1,0 +1,185 @@
+"""Registry import/export: CSV (UTF-8, BOM, GBK), XLSX (dates as numbers or cells), bad rows, the CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from bot.registry_io import RegistryFileError, export_registry, import_registry, parse_registry
+from checks.deadlines import SUBMITTED
+from storage import registry_repo as rr
+from storage.db import Database
+from tests.deadlines_helpers import HEADER, csv_bytes, deadline_id, utc
+
+ROW_A = "云南高原特色农业创新联合体,云南某农业集团,高原特色农业,top_down,,2025-03-01,2028-06-30,1001;1002"
+ROW_B = "绿色铝创新联合体,云南某铝业,绿色铝,bottom_up,曲靖市科技局,2024-12-20,2029-12-20,1003"
+
+
+def registry(db: Database) -> dict[str, tuple[Any, ...]]:
+    with db.session() as s:
+        return {c.name: (c.lead_unit, c.route, c.approved_on, c.ends_on, tuple(ct.chat_id for ct in c.contacts),
+                         tuple((d.rule_key, d.due_on, d.status) for d in c.deadlines))
+                for c in rr.all_consortia(s)}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_encodings(db: Database, encoding: str) -> None:
+    summary, errors = import_registry(db, csv_bytes(ROW_A, ROW_B, encoding=encoding), "reg.csv", utc(2026, 1, 1))
+    assert errors == [] and summary is not None and len(summary.created) == 2
+    reg = registry(db)
+    assert reg["云南高原特色农业创新联合体"][4] == (1001, 1002)
+    assert [k for k, _, _ in reg["绿色铝创新联合体"][5]] == [
+        "annual:2024", "annual:2025", "annual:2026", "annual:2027", "annual:2028", "end_of_term"]
+
+
+def test_reimport_is_a_no_op_and_a_changed_row_updates_keeping_statuses(db: Database) -> None:
+    data = csv_bytes(ROW_A, ROW_B)
+    import_registry(db, data, "reg.csv", utc(2026, 1, 1))
+    dl = deadline_id(db, "云南高原特色农业创新联合体", "annual:2025")
+    with db.session() as s:
+        rr.set_status(s, dl, SUBMITTED, 901, utc(2026, 1, 2))
+    before = registry(db)
+    summary, _ = import_registry(db, data, "reg.csv", utc(2026, 2, 1))
+    assert summary is not None and len(summary.unchanged) == 2 and not summary.created and not summary.updated
+    assert registry(db) == before
+    longer = ROW_A.replace("2028-06-30", "2029-03-31").replace("1001;1002", "1002;1005")
+    summary, _ = import_registry(db, csv_bytes(longer, ROW_B), "reg.csv", utc(2026, 3, 1))
+    assert summary is not None and summary.updated == ["云南高原特色农业创新联合体"] and len(summary.unchanged) == 1
+    after = registry(db)["云南高原特色农业创新联合体"]
+    assert after[3] == date(2029, 3, 31) and after[4] == (1002, 1005)
+    assert ("annual:2025", date(2025, 12, 31), SUBMITTED) in after[5]  # the status survived
+    assert ("annual:2028", date(2028, 12, 31), None) in after[5]  # the longer term has one more report
+    assert ("end_of_term", date(2029, 3, 31), None) in after[5]
+    assert deadline_id(db, "云南高原特色农业创新联合体", "annual:2025") == dl
+
+
+BAD_ROWS = [
+    ("甲,牵头,领域,top_down,,2025-13-01,2028-06-30,1", "approved_on '2025-13-01' is not a date"),
+    ("乙,牵头,领域,top_down,,2026-05-01,2026-04-30,1", "ends_on 2026-04-30 is before approved_on 2026-05-01"),
+    ("丙,牵头,领域,sideways,,2025-01-01,2028-01-01,1", "unknown route 'sideways'"),
+    ("丁,牵头,领域,top_down,,2025-01-01,2028-01-01,12ab", "'12ab' is not a numeric Telegram chat id"),
+    ("甲,牵头,领域,top_down,,2025-01-01,2028-01-01,1", "duplicate name '甲' (first on line 4)"),
+    (",牵头,领域,top_down,,2025-01-01,2028-01-01,1", "name is empty"),
+]
+
+
+def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(db: Database) -> None:
+    import_registry(db, csv_bytes(ROW_B), "reg.csv", utc(2026, 1, 1))
+    before = registry(db)
+    rows = [ROW_A, ""] + [r for r, _ in BAD_ROWS]  # line 2 is good, line 3 is blank (skipped)
+    summary, errors = import_registry(db, csv_bytes(*rows), "reg.csv", utc(2026, 2, 1))
+    assert summary is None
+    got = {(e.line, e.message) for e in errors}
+    for i, (_, message) in enumerate(BAD_ROWS):
+        line = 4 + i
+        assert any(ln == line and message in m for ln, m in got), (line, message, got)
+    assert registry(db) == before  # all or nothing
+
+
+def test_file_level_problems() -> None:
+    with pytest.raises(RegistryFileError, match="missing required column"):
+        parse_registry(csv_bytes(ROW_A, header="name,lead_unit,route"))
+    with pytest.raises(RegistryFileError, match="empty"):
+        parse_registry(b"\n\n")
+    with pytest.raises(RegistryFileError, match="neither UTF-8 nor GBK"):
+        parse_registry(b"name\xff\xfe\xfa\x80\x81,x\n")
+    with pytest.raises(RegistryFileError, match="too large"):
+        parse_registry(b"x" * (5 * 1024 * 1024 + 1))
+    with pytest.raises(RegistryFileError, match=r"not a readable \.xlsx"):
+        parse_registry(b"PK\x03\x04garbage", "reg.xlsx")
+    with pytest.raises(RegistryFileError, match="too many rows"):
+        rows = [f"名{i},牵头,领域,top_down,,2025-01-01,2028-01-01,{i}" for i in range(20_001)]
+        parse_registry(csv_bytes(*rows))
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(HEADER.split(","))
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_with_excel_dates(db: Database) -> None:
+    data = _xlsx([
+        ["数值日期联合体", "牵头", "领域", "open_competition", None, 45717, 47299, 1001],  # serial day numbers
+        ["日期单元格联合体", "牵头", "领域", "top_down", "", datetime(2025, 3, 1), date(2028, 6, 30), "1002;1003"],
+        [None, None, None, None, None, None, None, None],  # a blank row
+        ["文字日期联合体", "牵头", "领域", "bottom_up", "昆明市科技局", "2025/3/1", "2028年6月30日", 1004.0],
+    ])
+    summary, errors = import_registry(db, data, "reg.xlsx", utc(2026, 1, 1))
+    assert errors == [] and summary is not None and len(summary.created) == 3
+    reg = registry(db)
+    assert reg["数值日期联合体"][2:4] == (date(2025, 3, 1), date(2029, 6, 30))
+    assert reg["日期单元格联合体"][2:5] == (date(2025, 3, 1), date(2028, 6, 30), (1002, 1003))
+    assert reg["文字日期联合体"][2:5] == (date(2025, 3, 1), date(2028, 6, 30), (1004,))
+
+
+def test_xlsx_bad_rows_have_sheet_row_numbers(db: Database) -> None:
+    data = _xlsx([["好", "牵头", "领域", "top_down", None, 45717, 47299, 1],
+                  ["坏", "牵头", "领域", "top_down", None, "明年", 47299, 1]])
+    summary, errors = import_registry(db, data, "reg.xlsx", utc(2026, 1, 1))
+    assert summary is None and [(e.line, "approved_on" in e.message) for e in errors] == [(3, True)]
+    assert registry(db) == {}
+
+
+def test_export_round_trip(db: Database, tmp_path: Path) -> None:
+    import_registry(db, csv_bytes(ROW_A, ROW_B), "reg.csv", utc(2026, 1, 1))
+    with db.session() as s:
+        rr.set_status(s, deadline_id(db, "绿色铝创新联合体", "annual:2024"), SUBMITTED, 901, utc(2025, 1, 2))
+    out_csv, out_xlsx = tmp_path / "out.csv", tmp_path / "out.xlsx"
+    assert export_registry(db, out_csv) == 2 and export_registry(db, out_xlsx) == 2
+    text = out_csv.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == HEADER + ",deadlines"
+    assert "annual:2024@2024-12-31=submitted" in text and "end_of_term@2029-12-20=open" in text
+    wb = load_workbook(out_xlsx)
+    assert wb.sheetnames == ["registry", "deadlines"]
+    statuses = {(r[1], r[3]): r[7] for r in wb["deadlines"].iter_rows(min_row=2, values_only=True)}
+    assert statuses[("绿色铝创新联合体", "annual:2024")] == "submitted"
+    before = registry(db)
+    for path in (out_csv, out_xlsx):  # the export imports back unchanged
+        summary, errors = import_registry(db, path.read_bytes(), path.name, utc(2026, 5, 1))
+        assert errors == [] and summary is not None and len(summary.unchanged) == 2
+    assert registry(db) == before
+
+
+def run_cli(args: list[str], env_db: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env.update(DATABASE_URL=env_db, OFFICER_CHAT_IDS="901", TZ_NAME="Asia/Shanghai")
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=60)
+
+
+def test_cli_import_export_and_run_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    good = tmp_path / "reg.csv"
+    good.write_bytes(csv_bytes(ROW_A, ROW_B, encoding="gbk"))
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(ROW_A, "乙,牵头,领域,top_down,,2026-05-01,2026-04-30,1"))
+    r = run_cli(["consortia", "import", str(bad)], url, tmp_path)
+    assert r.returncode == 2 and "bad.csv:3: ends_on 2026-04-30 is before approved_on" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli(["consortia", "import", str(good)], url, tmp_path)
+    assert r.returncode == 0 and "2 created" in r.stdout, r.stderr
+    r = run_cli(["consortia", "export", str(tmp_path / "out.xlsx")], url, tmp_path)
+    assert r.returncode == 0 and (tmp_path / "out.xlsx").exists()
+    r = run_cli(["reminders", "run-once", "--now", "2026-12-24T09:00"], url, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "TELEGRAM_BOT_TOKEN is not set" in r.stderr and "→ [1001]" in r.stdout and "还剩 7 天" in r.stdout
+    assert "sent " in r.stdout and "skipped 0" in r.stdout
+    r2 = run_cli(["reminders", "run-once", "--now", "2026-12-24T09:00"], url, tmp_path)
+    assert r2.returncode == 0 and "sent 0" in r2.stdout and "→ [" not in r2.stdout
+    r = run_cli(["reminders", "run-once", "--now", "tomorrow"], url, tmp_path)
+    assert r.returncode == 2 and "not an ISO date-time" in r.stderr and "Traceback" not in r.stderr
