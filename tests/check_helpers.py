@@ -52,20 +52,25 @@ class Chat:
     def __init__(self, app: App, user: int = 5, now: datetime = NOW, first_name: str = "Li") -> None:
         self.app, self.user, self.now, self.first_name = app, user, now, first_name
         self.last: Outcome | None = None
+        self.screen: Outcome | None = None  # the latest outcome that showed buttons
+
+    def _seen(self, out: Outcome) -> Outcome:
+        self.last = out
+        if any(r.buttons for r in out.replies):
+            self.screen = out
+        return out
 
     def say(self, text: str) -> Outcome:
-        self.last = self.app.handle(Incoming(chat_id=self.user, user_id=self.user, text=text,
-                                             first_name=self.first_name, language_code="zh"), self.now)
-        return self.last
+        return self._seen(self.app.handle(Incoming(chat_id=self.user, user_id=self.user, text=text,
+                                                   first_name=self.first_name, language_code="zh"), self.now))
 
     def press(self, data: str) -> Outcome:
-        self.last = self.app.handle(Incoming(chat_id=self.user, user_id=self.user, callback_data=data,
-                                             kind="callback", first_name=self.first_name,
-                                             language_code="zh"), self.now)
-        return self.last
+        return self._seen(self.app.handle(Incoming(chat_id=self.user, user_id=self.user, callback_data=data,
+                                                   kind="callback", first_name=self.first_name,
+                                                   language_code="zh"), self.now))
 
     def buttons(self, out: Outcome | None = None) -> list[tuple[str, str]]:
-        out = out or self.last
+        out = out or self.screen
         assert out is not None
         return [(b.label, b.data) for r in out.replies for row in r.buttons for b in row]
 

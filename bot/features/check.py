@@ -250,14 +250,15 @@ def _set_answer(st: dict[str, Any], fact: str, value: Any) -> None:
 
 def start(ctx: Ctx, name: str, *, edit: bool = False, dialog_id: str | None = None) -> Reply:
     cl = checklists()[name]
-    st: dict[str, Any] = {"id": dialog_id or _new_id(), "list": name, "answers": {}, "skipped": [], "stage": "ask"}
+    st: dict[str, Any] = {"id": dialog_id or _new_id(), "list": name, "answers": {}, "skipped": [], "stage": "ask",
+                          "lang": ctx.lang}
     _goto(st, cl, cl.questions[0])
     ctx.set_state(KEY, st)
     return ask(ctx, st, edit=edit, prefix=esc(cl.intro.get(ctx.lang)))
 
 
 def new_pick(ctx: Ctx, *, edit: bool = False) -> Reply:
-    st: dict[str, Any] = {"id": _new_id(), "stage": "pick"}
+    st: dict[str, Any] = {"id": _new_id(), "stage": "pick", "lang": ctx.lang}
     ctx.set_state(KEY, st)
     return pick_reply(ctx, st, edit=edit)
 
@@ -283,11 +284,18 @@ def cmd_check(ctx: Ctx) -> Reply:
     return new_pick(ctx)
 
 
+def _keep_lang(ctx: Ctx, st: dict[str, Any] | None) -> None:
+    """A dialog stays in the language it started in, unless the person chose one with /lang."""
+    if st and ctx.user.chosen_lang is None and st.get("lang") in ("zh", "en"):
+        ctx.user.lang = st["lang"]
+
+
 def on_button(ctx: Ctx) -> Outcome:
     parts = (ctx.msg.callback_data or "").split(":")
     st = ctx.get_state(KEY)
     if len(parts) < 3 or not st or st.get("id") != parts[1]:
         return Outcome(toast=ctx.t("check.ended"))
+    _keep_lang(ctx, st)
     action, args = parts[2], parts[3:]
     nums = [int(a) for a in args if a.isdigit() and len(a) < 4]
     stage = st.get("stage")
@@ -336,7 +344,7 @@ def on_button(ctx: Ctx) -> Outcome:
         return moved
     q = cl.questions[nums[0]]
     if action == "a" and len(nums) == 2:
-        if q.type == "bool":
+        if q.type == "bool" and nums[1] in (0, 1):
             value: Any = nums[1] == 1
         elif q.type in ("choice", "text") and 0 <= nums[1] < len(q.options):
             value = q.options[nums[1]].value
@@ -435,6 +443,7 @@ def on_text(ctx: Ctx) -> Outcome | None:
     q = cl.question(st["current"]) if cl is not None else None
     if cl is None or q is None:
         return None
+    _keep_lang(ctx, st)
     text = (ctx.msg.text or "").strip()
     shown = esc(text[:40])
     hint = _type_hint(ctx, q)
