@@ -16,7 +16,8 @@ from knowledge.corpus import CN_NUM, Corpus
 from knowledge.index import search_text, sentences
 from knowledge.text import Analyzer, Query
 
-RRF_K = 8
+RRF_K = 4
+COLLAPSE_COVER = 0.6
 W_BM25 = 1.0
 W_DENSE = 0.7
 W_SENT = 0.7
@@ -32,7 +33,7 @@ _REF_ATTACH = re.compile(r"附件\s*([123])|attachment\s*([123])", re.I)
 class Hit:
     clause: str
     score: float  # fused
-    bm25: float = 0.0
+    lexical: float = 0.0  # best of clause/sentence BM25, relative to the best clause
     dense: float = 0.0
     explicit: bool = False
 
@@ -151,7 +152,14 @@ class Retriever:
         refs = explicit_refs(q.text, self.corpus)
         for j, cid in enumerate(refs):
             fused[self.ids.index(cid)] += 1.0 - 0.01 * j
-        order = np.argsort(-fused, kind="stable")
+        order = [int(i) for i in np.argsort(-fused, kind="stable")]
+        parent = self._collapse(q, [self.ids[i] for i in order[:3]])
+        if parent is not None:  # siblings at the top and the question is about their parent: answer with it
+            j = self.ids.index(parent)
+            fused[j] = fused[order[0]] + 1e-6
+            order.remove(j)
+            order.insert(0, j)
+        lex = np.maximum(bm / (bm.max() or 1.0), sent / (sent.max() or 1.0))
         hits: list[Hit] = []
         for i in order:
             cid = self.ids[i]
@@ -159,7 +167,7 @@ class Retriever:
                 break
             if any(self.corpus.is_under(cid, h.clause) or self.corpus.is_under(h.clause, cid) for h in hits):
                 continue  # grouped: a clause and its parent/children are one answer
-            hits.append(Hit(cid, float(fused[i]), float(bm[i]), float(dense[i]) if dense is not None else 0.0,
+            hits.append(Hit(cid, float(fused[i]), float(lex[i]), float(dense[i]) if dense is not None else 0.0,
                             cid in refs))
             if len(hits) >= k:
                 break
@@ -167,6 +175,24 @@ class Retriever:
         feats["unk"] = unk  # type: ignore[assignment]
         feats["explicit"] = float(bool(refs))
         return Retrieval(q, hits, feats)
+
+    def _collapse(self, q: Query, top: list[str]) -> str | None:
+        """The parent of ≥ 2 of the top clauses when its own heading covers the question."""
+        parents = [self.corpus.clauses[c].parent for c in top]
+        for p in dict.fromkeys(x for x in parents if x):
+            if parents.count(p) < 2:
+                continue
+            hits = set(q.lexicon_hits)
+            own = {t for t in q.tokens if t not in hits} | set(q.expansions)
+            known = "".join(t for t in own if t in self.idf)
+            weight = {t: self.idf.get(t, 0.5 * self.max_idf) for t in own
+                      if t in self.idf or not all(ch in known for ch in t)}
+            mass = sum(weight.values())
+            pc = self.corpus.clauses[p]
+            doc = set(self.analyzer.tokens(" ".join((*pc.path, pc.title))))
+            if mass and sum(w for t, w in weight.items() if t in doc) / mass >= COLLAPSE_COVER:
+                return p
+        return None
 
     def term_weights(self, q: Query) -> dict[str, float]:
         """idf weight of each question/expansion term (for picking the sentences to quote)."""

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 REPLIES_FILE = Path(__file__).parent / "data" / "replies.yaml"
 MAX_QUESTION = 300  # characters of a question that are read (long pastes are cut)
 MAX_CITED = 3
-CITE_RATIO = 0.35  # a 2nd/3rd clause is cited when its fused score is at least this share of the best
+CITE_RATIO = 0.3  # a 2nd/3rd clause is cited when its lexical score is at least this share of the best
 QUOTE_CHARS = 220  # a leaf clause longer than this is trimmed to its most relevant sentences
 TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
 # refusal gate (calibrated on the dev set and our own paraphrases; see benchmarks/qa_eval.py)
@@ -132,6 +132,10 @@ class Answer:
             "citations": [{"clause": c.clause, "label": c.label, "quote": c.quote} for c in self.citations],
             "refused": self.refused,
         }
+
+
+def _number(c: Clause) -> str:
+    return heading_line(Clause(c.id, "", "", "", "x"))[:-1]
 
 
 def detect_lang(text: str) -> str:
@@ -290,8 +294,7 @@ class QAService:
         if not self._in_scope(ret):
             return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=ranked, context=prev_ctx,
                           features=feats)
-        top = ret.hits[0].score
-        chosen: list[Hit] = [h for h in ret.hits[:MAX_CITED] if h is ret.hits[0] or h.score >= CITE_RATIO * top]
+        chosen: list[Hit] = [h for h in ret.hits[:MAX_CITED] if h is ret.hits[0] or h.lexical >= CITE_RATIO]
         weights = self.retriever.term_weights(ret.query)
         cites = [self._citation(h.clause, weights) for h in chosen]
         related = [(h.clause, self._label(h.clause, lang)) for h in ret.hits[len(chosen):len(chosen) + 2]]
@@ -321,8 +324,11 @@ class QAService:
             lines = [c.text] if c.text else []
             for child in c.children:
                 ch = self.corpus.clauses[child]
-                line = heading_line(ch).split("\n")[0]
-                lines.append(line if len(line) <= 120 else self._trim(line, weights, 120))
+                if ch.title:
+                    lines.append(_number(ch) + ch.title)
+                else:
+                    line = heading_line(ch)
+                    lines.append(line if len(line) <= 120 else self._trim(line, weights, 120))
             return "\n".join(lines) or c.title
         text = c.text or c.title
         if len(text) <= QUOTE_CHARS:
