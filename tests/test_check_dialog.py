@@ -293,3 +293,39 @@ def test_interceptor_leaves_other_text_alone(app: App) -> None:
     assert feature.on_text(ctx_for("2:1 是什么意思")) is not None  # waiting for an answer
     chat.press(chat.button("取消"))
     assert feature.on_text(ctx_for("2:1 是什么意思")) is None
+
+
+def test_typed_navigation_words(app: App) -> None:
+    chat = Chat(app)
+    chat.say("/check formation")
+    chat.say("1")
+    assert "2/19" in chat.text()
+    chat.say("上一题")
+    assert "1/19" in chat.text() and "当前回答：1" in chat.text()
+    chat.say("跳过")
+    assert "2/19" in chat.text() and state(app)["skipped"] == ["lead_unit_count"]
+    out = chat.say("为什么？")
+    assert "为什么问这个" in chat.text(out) and "一、功能定位" in chat.text(out)
+    chat.say("取消")
+    assert "已取消" in chat.text() and state(app) == {}
+
+
+def test_the_terminal_shell_runs_the_same_dialog(settings: Settings, tmp_path: object) -> None:
+    import io as _io
+
+    from bot.shell import run_shell
+
+    shell_app = build_app(settings, shell=True)
+    try:
+        out = _io.StringIO()
+        # in the shell a typed number is a button's number — except on typed-number questions
+        script = "/check lead-unit\n1\n1\n1\n1\n2\n0\n100\n150\n2\n2025-02-30\n2001-02-03\n"
+        run_shell(shell_app, user_id=77, stdin=_io.StringIO(script), out=out)
+        text = out.getvalue()
+        assert "6/10" in text and "（也可以输入：上一题 / 跳过 / 为什么 / 取消）" in text
+        assert "按 2:1 计算：申请 100 万元，自筹经费至少需要 200 万元" in text
+        assert "“2025-02-30”不是有效的日期" in text
+        assert "不符合条件" in text and "自筹经费至少 200 万元（还差 50 万元）" in text
+        assert "不在 3 年限制期内（2001-02-03）" in text  # the shell's own clock: long after the bar
+    finally:
+        shell_app.db.dispose()

@@ -44,6 +44,8 @@ ORDER = ("lead-unit", "member", "formation")
 _YES = {"是", "是的", "有", "对", "yes", "y", "true", "1"}
 _NO = {"否", "不是", "没有", "无", "不", "no", "n", "false", "0"}
 _NEVER = {"从未", "没有", "无", "never", "none", "no", "否"}
+_NAV = {"跳过": "s", "skip": "s", "上一题": "b", "返回": "b", "back": "b", "取消": "x", "cancel": "x",
+        "为什么": "w", "why": "w"}
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -167,6 +169,11 @@ def ask(ctx: Ctx, st: dict[str, Any], *, edit: bool = False, prefix: str = "") -
     elif q.type == "date" and q.nullable is not None:
         rows.append([Button(("✓ " if q.fact in answers and current is None else "") + ctx.t("check.never"),
                             cb(st, "n", qi))])
+    if ctx.app.shell and q.type in ("number", "int"):
+        # the terminal shell reads a typed number as a button's number: no buttons here,
+        # navigation is typed instead
+        lines.append(esc(ctx.t("check.shell_nav")))
+        return Reply("\n".join(lines), edit=edit, menu=True)
     rows.append([Button(ctx.t("check.back"), cb(st, "b", qi)), Button(ctx.t("check.skip"), cb(st, "s", qi)),
                  Button(ctx.t("check.why"), cb(st, "w", qi))])
     rows.append([Button(ctx.t("check.cancel"), cb(st, "x"))])
@@ -296,7 +303,11 @@ def on_button(ctx: Ctx) -> Outcome:
     if len(parts) < 3 or not st or st.get("id") != parts[1]:
         return Outcome(toast=ctx.t("check.ended"))
     _keep_lang(ctx, st)
-    action, args = parts[2], parts[3:]
+    return act(ctx, st, parts[2], parts[3:])
+
+
+def act(ctx: Ctx, st: dict[str, Any], action: str, args: list[str]) -> Outcome:
+    """One dialog action (a button, or a typed navigation word) on the stored dialog ``st``."""
     nums = [int(a) for a in args if a.isdigit() and len(a) < 4]
     stage = st.get("stage")
     moved = Outcome(toast=ctx.t("check.moved"))
@@ -445,6 +456,13 @@ def on_text(ctx: Ctx) -> Outcome | None:
         return None
     _keep_lang(ctx, st)
     text = (ctx.msg.text or "").strip()
+    word = text.casefold().rstrip("。.!！?？")
+    if word in _NAV:  # typed navigation: 跳过 / 上一题 / 取消 / 为什么
+        action = _NAV[word]
+        out = act(ctx, st, action, [] if action == "x" else [str(cl.index(q.fact))])
+        for reply in out.replies:
+            reply.edit = False
+        return out
     shown = esc(text[:40])
     hint = _type_hint(ctx, q)
     value: Any
