@@ -130,8 +130,11 @@ def _calculator(ctx: Ctx, cl: Checklist, q: Question, answers: dict[str, Any]) -
 def ask(ctx: Ctx, st: dict[str, Any], *, edit: bool = False, prefix: str = "") -> Reply:
     cl = _checklist(st)
     assert cl is not None
-    q = cl.question(st["current"])
-    assert q is not None
+    q = cl.question(st.get("current") or "")
+    if q is None:  # the checklist changed under a stored dialog: carry on from the first open question
+        q = next_question(cl, _answers(cl, st), st.get("skipped", [])) or cl.questions[0]
+        _goto(st, cl, q)
+        ctx.set_state(KEY, st)
     qi = cl.index(q.fact)
     answers = _answers(cl, st)
     pos, total = progress(cl, answers, q.fact)
