@@ -329,3 +329,19 @@ def test_the_terminal_shell_runs_the_same_dialog(settings: Settings, tmp_path: o
         assert "不在 3 年限制期内（2001-02-03）" in text  # the shell's own clock: long after the bar
     finally:
         shell_app.db.dispose()
+
+
+def test_quick_parallel_taps_lose_nothing(app: App) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    chat = Chat(app)
+    chat.say("/check formation")
+    for n in ("1", "3", "1", "0", "0", "光伏"):
+        chat.say(n)
+    for _ in range(5):
+        chat.press(chat.button("是"))
+    toggles = [data for label, data in chat.buttons() if label.startswith("☐")]
+    assert len(toggles) == 8
+    with ThreadPoolExecutor(max_workers=8) as pool:  # eight toggles tapped at once
+        list(pool.map(chat.press, toggles))
+    assert len(state(app)["multi"]) == 8

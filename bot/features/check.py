@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -300,7 +301,22 @@ def _keep_lang(ctx: Ctx, st: dict[str, Any] | None) -> None:
         ctx.user.lang = st["lang"]
 
 
+_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _chat_lock(chat_id: int) -> threading.Lock:
+    """Updates of one chat may run in parallel (two quick taps): a dialog step is read-modify-write."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(chat_id, threading.Lock())
+
+
 def on_button(ctx: Ctx) -> Outcome:
+    with _chat_lock(ctx.msg.chat_id):
+        return _on_button(ctx)
+
+
+def _on_button(ctx: Ctx) -> Outcome:
     parts = (ctx.msg.callback_data or "").split(":")
     st = ctx.get_state(KEY)
     if len(parts) < 3 or not st or st.get("id") != parts[1]:
@@ -450,6 +466,11 @@ def _parse_number(text: str) -> float | None:
 
 def on_text(ctx: Ctx) -> Outcome | None:
     """Typed answers while this chat's dialog waits for one; None otherwise."""
+    with _chat_lock(ctx.msg.chat_id):
+        return _on_text(ctx)
+
+
+def _on_text(ctx: Ctx) -> Outcome | None:
     st = ctx.get_state(KEY)
     if not st or st.get("stage") != "ask" or not st.get("current"):
         return None
