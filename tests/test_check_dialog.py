@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.core import Ctx, Incoming
 from bot.features import check as feature
 from tests.check_helpers import NOW, Chat
+from tests.conftest import make_settings
 from tests.test_check_report import docx_text
 
 
@@ -345,3 +348,28 @@ def test_quick_parallel_taps_lose_nothing(app: App) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:  # eight toggles tapped at once
         list(pool.map(chat.press, toggles))
     assert len(state(app)["multi"]) == 8
+
+
+def test_dialog_state_round_trips_on_every_database(any_db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url=any_db_url)
+    first = build_app(settings)
+    try:
+        chat = Chat(first, user=61)
+        chat.say("/check lead-unit")
+        chat.press(chat.button("企业"))
+        for _ in range(3):
+            chat.press(chat.button("是"))
+        chat.press(chat.button("国家级"))
+        for typed in ("0", "100", "250.5"):
+            chat.say(typed)
+        chat.press(chat.button("否"))
+        pending = chat.button("从未")
+    finally:
+        first.db.dispose()
+    second = build_app(settings)
+    try:
+        text = Chat(second, user=61).text(Chat(second, user=61).press(pending))
+        assert "结论：<b>符合条件</b>" in text
+        assert "自筹 250.5 万元 : 申请 100 万元 = 2.5 : 1" in text
+    finally:
+        second.db.dispose()
