@@ -242,7 +242,10 @@ class Checklist(_Strict):
         self._index = {q.fact: i for i, q in enumerate(self.questions)}
 
     def question(self, fact: str) -> Question | None:
-        return self._facts.get(fact)
+        # straight to the private storage: pydantic's __getattr__ for private attributes is slow
+        # and this is the engine's hottest call
+        facts: dict[str, Question] = self.__pydantic_private__["_facts"]  # type: ignore[index]
+        return facts.get(fact)
 
     def index(self, fact: str) -> int:
         return self._index[fact]
