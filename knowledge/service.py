@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 REPLIES_FILE = Path(__file__).parent / "data" / "replies.yaml"
 MAX_QUESTION = 300  # characters of a question that are read (long pastes are cut)
 MAX_CITED = 3
-CITE_RATIO = 0.3  # a 2nd/3rd clause is cited when its lexical score is at least this share of the best
+CITE_RATIO = 0.2  # a 2nd/3rd clause is cited when its lexical score is at least this share of the best
 QUOTE_CHARS = 220  # a leaf clause longer than this is trimmed to its most relevant sentences
 TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
 # refusal gate (calibrated on the dev set and our own paraphrases; see benchmarks/qa_eval.py)
@@ -135,7 +135,7 @@ class Answer:
 
 
 def _number(c: Clause) -> str:
-    return heading_line(Clause(c.id, "", "", "", "x"))[:-1]
+    return heading_line(Clause(c.id, "", "", "", "x"))[:-1]  # （一） / 1. / 一、
 
 
 def detect_lang(text: str) -> str:
@@ -251,9 +251,16 @@ class QAService:
         if not norm:
             return Answer(raw, lang, "empty", lead=_r("empty", lang), context=ctx)
         for name, pats in self._intents:
-            if any(norm == p or (norm.startswith(p) and len(norm) - len(p) <= 3 and len(p) >= 2) for p in pats):
+            if any(norm == p or (len(p) >= 2 and norm.startswith(p) and self._filler(norm[len(p):])) for p in pats):
                 return Answer(raw, lang, "canned", lead=str(replies()["intents"][name][lang]), context=ctx)
         return None
+
+    def _filler(self, rest: str) -> bool:
+        """A few words after a greeting or thanks that say nothing about the scheme (你好呀, thanks a lot)."""
+        if len(rest) > 8:
+            return False
+        return not self.analyzer.lexicon.matches(rest) and not any(
+            t in self.retriever.vocab for t in self.analyzer.tokens(rest))
 
     def _is_followup(self, text: str) -> bool:
         low = text.lower().strip()
@@ -269,14 +276,7 @@ class QAService:
         own_evidence = bool(q.tokens) and self._in_scope(self.retriever.retrieve(q, None, k=1))
         if not self._is_followup(text) and (own_evidence or len(text) > 16):
             return q, ""
-        topic = prev[:200]
-        for slot, words in q.slot_terms.items():
-            for w in self.analyzer.lexicon.slots.get(slot, []):
-                if w not in words:
-                    topic = topic.replace(w, " ")
-        merged = self.analyzer.analyze(f"{text} {topic}")
-        merged.text = f"{text} {topic}"
-        return merged, prev[:200]
+        return self.analyzer.follow_up(q, prev[:200]), prev[:200]
 
     def _in_scope(self, ret: Retrieval) -> bool:
         f = ret.features
@@ -294,7 +294,11 @@ class QAService:
         if not self._in_scope(ret):
             return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=ranked, context=prev_ctx,
                           features=feats)
-        chosen: list[Hit] = [h for h in ret.hits[:MAX_CITED] if h is ret.hits[0] or h.lexical >= CITE_RATIO]
+        chosen: list[Hit] = ret.hits[:1]
+        for h in ret.hits[1:MAX_CITED]:  # best first: stop at the first clause that is only weakly related
+            if h.lexical < CITE_RATIO:
+                break
+            chosen.append(h)
         weights = self.retriever.term_weights(ret.query)
         cites = [self._citation(h.clause, weights) for h in chosen]
         related = [(h.clause, self._label(h.clause, lang)) for h in ret.hits[len(chosen):len(chosen) + 2]]

@@ -71,21 +71,23 @@ class Lexicon:
 
     def expand(self, text: str) -> tuple[list[str], list[str]]:
         """(matched phrases, scheme words they map to) for a question."""
+        pairs = self.matches(text)
+        return [h for h, _ in pairs], [t for _, ts in pairs for t in ts]
+
+    def matches(self, text: str) -> list[tuple[str, list[str]]]:
+        """Each matched phrase with the scheme words it maps to."""
         low = text.lower()
-        hits: list[str] = []
-        out: list[str] = []
+        out: list[tuple[str, list[str]]] = []
         covered: list[tuple[int, int]] = []
         for key in sorted(self.zh, key=len, reverse=True):  # longest first; shorter inside are skipped
             for m in re.finditer(re.escape(key), text):
                 if any(a <= m.start() and m.end() <= b for a, b in covered):
                     continue
                 covered.append((m.start(), m.end()))
-                hits.append(key)
-                out.extend(self.zh[key])
+                out.append((key, self.zh[key]))
         for m in self._en_re.finditer(low):
-            hits.append(m.group(1))
-            out.extend(self.en[m.group(1)])
-        return hits, out
+            out.append((m.group(1), self.en[m.group(1)]))
+        return out
 
     def out_of_scope(self, text: str) -> list[str]:
         low = text.lower()
@@ -104,6 +106,7 @@ class Query:
     english: bool
     slot_terms: dict[str, list[str]] = field(default_factory=dict)
     about_attachments: bool = False
+    hit_targets: dict[str, list[str]] = field(default_factory=dict)
 
     def weighted(self, expansion_weight: float = 0.6) -> dict[str, float]:
         w: dict[str, float] = {}
@@ -123,7 +126,10 @@ class Analyzer:
         jieba.setLogLevel(logging.WARNING)
         self.lexicon = lexicon or Lexicon.load()
         self._jieba = jieba.Tokenizer()
-        self._jieba.load_userdict(str(TERMS_FILE))
+        for line in TERMS_FILE.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts:
+                self._jieba.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
         for word in self.lexicon.targets() | set(self.lexicon.zh):
             if has_cjk(word) and len(word) >= 2:
                 self._jieba.add_word(word, 20000)
@@ -151,7 +157,8 @@ class Analyzer:
         return out
 
     def analyze(self, text: str) -> Query:
-        hits, targets = self.lexicon.expand(text)
+        pairs = self.lexicon.matches(text)
+        hits, targets = [h for h, _ in pairs], [t for _, ts in pairs for t in ts]
         expansions: list[str] = []
         for target in targets:
             expansions.extend(self.tokens(target) if has_cjk(target) else [_norm_num(target)])
@@ -167,7 +174,30 @@ class Analyzer:
                 slot_terms[slot] = found
         low = text.lower()
         about_att = any(c in low for c in self.lexicon.attachment_cues)
-        return Query(text, toks, expansions, hits, self.lexicon.out_of_scope(text), english, slot_terms, about_att)
+        return Query(text, toks, expansions, hits, self.lexicon.out_of_scope(text), english, slot_terms, about_att,
+                     {h: ts for h, ts in pairs})
+
+    def follow_up(self, current: Query, previous: str) -> Query:
+        """``current`` read in the topic of ``previous``: a term of the same class (actor, document …)
+        in the new question replaces the old one; the rest of the old topic is kept at low weight."""
+        prev = self.analyze(previous)
+        replaced = [w for slot, words in current.slot_terms.items()
+                    for w in prev.slot_terms.get(slot, []) if w not in words]
+        drop: set[str] = set()
+        for w in replaced:
+            drop |= set(self.tokens(w))
+            for hit, targets in prev.hit_targets.items():
+                if w in targets:
+                    drop |= set(self.tokens(hit)) | {hit}
+        hit_words = {t for h in prev.lexicon_hits for t in self.tokens(h)}
+        kept = [t for t in prev.tokens if t not in drop and t not in hit_words]
+        kept += [t for t in prev.expansions if t not in drop]
+        return Query(
+            f"{current.text} {previous}", current.tokens, current.expansions + kept,
+            current.lexicon_hits + [h for h in prev.lexicon_hits if h not in drop], current.oos,
+            current.english, {**prev.slot_terms, **current.slot_terms},
+            current.about_attachments or prev.about_attachments, {**prev.hit_targets, **current.hit_targets},
+        )
 
 
 @lru_cache(maxsize=1)
