@@ -81,12 +81,10 @@ def _clause_reply(ctx: Ctx, cid: str) -> Reply | None:
 def resolve_clause_id(svc: QAService, arg: str) -> str | None:
     from knowledge.retrieve import explicit_refs
 
-    arg = arg.strip().strip("【】[]()（）").strip()
-    if svc.clause(arg) is not None:
-        return arg
-    for candidate in (arg.upper(), arg.lower(), arg.replace(" ", "")):
-        if svc.clause(candidate) is not None:
-            return candidate
+    arg = arg.strip().strip("【】[]").replace(" ", "")
+    by_lower = {cid.lower(): cid for cid in svc.corpus.ids}
+    if arg.lower() in by_lower:
+        return by_lower[arg.lower()]
     refs = explicit_refs(arg, svc.corpus)
     return refs[0] if refs else None
 
