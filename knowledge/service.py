@@ -290,7 +290,7 @@ class QAService:
 
     def _compose(self, raw: str, lang: str, ret: Retrieval, prev_ctx: dict[str, Any] | None, topic: str) -> Answer:
         ranked = [h.clause for h in ret.hits]
-        feats = {k: v for k, v in ret.features.items() if k != "unk"}
+        feats: dict[str, Any] = {**ret.features, "unknown_words": ret.unknown}
         if not self._in_scope(ret):
             return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=ranked, context=prev_ctx,
                           features=feats)

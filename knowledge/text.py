@@ -61,6 +61,11 @@ class Lexicon:
         return {t for v in (*self.zh.values(), *self.en.values()) for t in v}
 
     @cached_property
+    def _zh_re(self) -> re.Pattern[str]:
+        """Longest key first at each position; matches do not overlap."""
+        return re.compile("|".join(re.escape(k) for k in sorted(self.zh, key=len, reverse=True)))
+
+    @cached_property
     def _en_re(self) -> re.Pattern[str]:
         keys = sorted(self.en, key=len, reverse=True)
         return re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")(?:e?s)?\b")
@@ -77,14 +82,7 @@ class Lexicon:
     def matches(self, text: str) -> list[tuple[str, list[str]]]:
         """Each matched phrase with the scheme words it maps to."""
         low = text.lower()
-        out: list[tuple[str, list[str]]] = []
-        covered: list[tuple[int, int]] = []
-        for key in sorted(self.zh, key=len, reverse=True):  # longest first; shorter inside are skipped
-            for m in re.finditer(re.escape(key), text):
-                if any(a <= m.start() and m.end() <= b for a, b in covered):
-                    continue
-                covered.append((m.start(), m.end()))
-                out.append((key, self.zh[key]))
+        out: list[tuple[str, list[str]]] = [(m.group(0), self.zh[m.group(0)]) for m in self._zh_re.finditer(text)]
         for m in self._en_re.finditer(low):
             out.append((m.group(1), self.en[m.group(1)]))
         return out
@@ -133,6 +131,7 @@ class Analyzer:
         for word in self.lexicon.targets() | set(self.lexicon.zh):
             if has_cjk(word) and len(word) >= 2:
                 self._jieba.add_word(word, 20000)
+        self._cache: dict[str, tuple[str, ...]] = {}
         sw = yaml.safe_load(STOPWORDS_FILE.read_text(encoding="utf-8"))
         self.stopwords: set[str] = {str(x) for x in sw["zh"]} | {str(x).lower() for x in sw["en"]}
 
@@ -141,6 +140,15 @@ class Analyzer:
         return [ln.split()[0] for ln in TERMS_FILE.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
     def tokens(self, text: str) -> list[str]:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return list(cached)
+        out = self._tokens(text)
+        if len(self._cache) < 8192:
+            self._cache[text] = tuple(out)
+        return out
+
+    def _tokens(self, text: str) -> list[str]:
         out: list[str] = []
         low = text.lower()
         for m in _NUMERIC.finditer(low):

@@ -226,7 +226,7 @@ def test_llm_rewrite_with_a_bad_citation_falls_back_to_extractive(reply: str) ->
 
 def test_llm_failure_falls_back() -> None:
     class Broken(FakeListChatModel):
-        def invoke(self, *a: object, **kw: object) -> AIMessage:  # type: ignore[override]
+        def invoke(self, *a: object, **kw: object) -> AIMessage:
             raise RuntimeError("provider down")
 
     ans = _with_llm(Broken(responses=["x"])).answer("企业自筹经费要按什么比例")

