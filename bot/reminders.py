@@ -206,11 +206,10 @@ def plan(db: Database, settings: Settings, now: datetime, officers: Sequence[int
     p = Plan(now=now, today=today)
     lease_cutoff = now - timedelta(seconds=settings.reminder_lease_seconds)
     digest = rules.digest_stage(now, policy)
+    due_by = rules.horizon(today, policy)
     with db.session() as s:
-        rows = rr.open_deadlines_due_by(s, rules.horizon(today, policy))
+        rows = rr.open_deadlines_due_by(s, due_by)
         contacts = rr.reachable_contacts(s, {r.consortium_id for r in rows})
-        ledger = rr.ledger_keys(s, [r.id for r in rows]) if len(rows) <= 5000 else rr.ledger_keys(s, None)
-        ledger.update(rr.ledger_keys(s, [0], stages=[digest.key]))
     wanted: list[Job] = []
     for row in rows:
         st = rules.contact_stage(row.due_on, now, policy, status=row.status, reported=row.reported_by is not None,
@@ -223,6 +222,11 @@ def plan(db: Database, settings: Settings, now: datetime, officers: Sequence[int
         if st is not None or al is not None:
             p.rows[row.id] = row
     wanted.extend(Job(DIGEST, 0, o, digest.key) for o in officers)
+    stages = sorted({j.stage for j in wanted if j.deadline_id})
+    ids = sorted({j.deadline_id for j in wanted if j.deadline_id})
+    with db.session() as s:
+        ledger = rr.ledger_keys(s, ids if len(ids) <= 5000 else None, stages, due_by)
+        ledger.update(rr.ledger_keys(s, [0], [digest.key]))
     for job in wanted:
         seen = ledger.get(job.key)
         if seen is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ CLAUSE_LABELS = {"8": "八、绩效和监督管理", "8.2": "八、（二）", "
 
 DEFAULT_DAYS_BEFORE = (30, 14, 7, 3, 1, 0)
 DUE_SOON_DAYS = 30
+ALERT_WINDOW_DAYS = 30  # officers get an alert for deadlines that went overdue within this window
 
 
 def clause_label(clause: str) -> str:
@@ -105,10 +107,15 @@ class Policy:
 
     def at(self, day: date) -> datetime:
         """The send time on a local calendar day, as aware UTC."""
-        return datetime.combine(day, time(self.send_hour), self.tz).astimezone(UTC)
+        return _send_time(day, self.send_hour, self.tz)
 
     def local_date(self, now: datetime) -> date:
         return now.astimezone(self.tz).date()
+
+
+@lru_cache(maxsize=8192)
+def _send_time(day: date, hour: int, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(hour), tz).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -176,12 +183,21 @@ def contact_stage(
     return stage
 
 
-def officer_alert_stage(due_on: date, now: datetime, policy: Policy, *, status: str | None = None) -> Stage | None:
-    """The one overdue alert to the officers, due the first day after the due date at the send hour."""
+def officer_alert_stage(
+    due_on: date, now: datetime, policy: Policy, *, status: str | None = None, window_days: int = ALERT_WINDOW_DAYS,
+) -> Stage | None:
+    """The one overdue alert to the officers, due the first day after the due date at the send hour.
+
+    Deadlines overdue for longer than ``window_days`` (e.g. from an imported historic registry) get no
+    alert of their own: they are listed in the weekly digest and by /overdue instead of flooding the
+    officers with one message each.
+    """
     if status in (SUBMITTED, WAIVED):
         return None
     at = policy.at(due_on + timedelta(days=1))
-    return Stage("alert:overdue", at) if at <= now else None
+    if at > now or (policy.local_date(now) - due_on).days > window_days:
+        return None
+    return Stage("alert:overdue", at)
 
 
 def digest_stage(now: datetime, policy: Policy) -> Stage:

@@ -1,6 +1,6 @@
 """Repository of the consortium registry, its deadlines and the reminder send ledger.
 
-The sweep helpers (:func:`open_deadlines_due_by`, :func:`ledger_keys_for_open`, :func:`claim_new`,
+The sweep helpers (:func:`open_deadlines_due_by`, :func:`ledger_keys`, :func:`claim_new`,
 :func:`reclaim`) are set-based: a few statements whatever the size of the registry.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from checks.deadlines import CUSTOM, derive_deadlines
@@ -209,7 +209,7 @@ def _rows(s: Session, *where: Any, order: Any = None, limit: int | None = None) 
     q = q.order_by(*(order if order is not None else (Deadline.due_on, Consortium.name, Deadline.id)))
     if limit:
         q = q.limit(limit)
-    return [DeadlineRow(*row) for row in s.execute(q)]
+    return [DeadlineRow(*row) for row in s.connection().execute(q)]  # Core: no ORM row processing
 
 
 def open_deadlines_due_by(s: Session, last_day: date) -> list[DeadlineRow]:
@@ -282,24 +282,39 @@ def mark_unreachable(s: Session, chat_id: int, now: datetime) -> list[str]:
 
 # -- the send ledger ------------------------------------------------------------------------
 
-def ledger_keys(s: Session, deadline_ids: Sequence[int] | None, stages: Sequence[str] | None = None,
-                ) -> dict[tuple[int, int, str], tuple[str, datetime, int]]:
-    """(deadline, recipient, stage) → (status, claimed_at, attempts) for the given deadlines (None: all rows
-    of open deadlines are read with one join instead of an IN list)."""
+def ledger_keys(s: Session, deadline_ids: Sequence[int] | None, stages: Sequence[str],
+                due_by: date | None = None) -> dict[tuple[int, int, str], tuple[str, datetime, int]]:
+    """(deadline, recipient, stage) → (status, claimed_at, attempts) of the ledger rows with one of
+    ``stages`` — for the given deadlines, or (``deadline_ids`` None) for every open deadline due by
+    ``due_by``, read with one join instead of a long IN list."""
     cols = (ReminderSend.deadline_id, ReminderSend.recipient, ReminderSend.stage, ReminderSend.status,
             ReminderSend.claimed_at, ReminderSend.attempts)
     out: dict[tuple[int, int, str], tuple[str, datetime, int]] = {}
+    if not stages:
+        return out
+    stage_list = list(stages)
     if deadline_ids is None:
-        q = select(*cols).join(Deadline, Deadline.id == ReminderSend.deadline_id).where(Deadline.status.is_(None))
+        q = (select(*cols).join(Deadline, Deadline.id == ReminderSend.deadline_id)
+             .where(Deadline.status.is_(None), ReminderSend.stage.in_(stage_list)))
+        if due_by is not None:
+            q = q.where(Deadline.due_on <= due_by)
         queries = [q]
     else:
-        queries = [select(*cols).where(ReminderSend.deadline_id.in_(chunk)) for chunk in _chunks(deadline_ids, 900)]
+        queries = [select(*cols).where(ReminderSend.deadline_id.in_(chunk), ReminderSend.stage.in_(stage_list))
+                   for chunk in _chunks(deadline_ids, 900)]
+    conn = s.connection()
     for q in queries:
-        if stages is not None:
-            q = q.where(ReminderSend.stage.in_(stages))
-        for d, r, st, status, at, attempts in s.execute(q):
+        for d, r, st, status, at, attempts in conn.execute(q):
             out[(d, r, st)] = (status, at, attempts)
     return out
+
+
+_LEDGER: Table = ReminderSend.__table__  # type: ignore[assignment]
+_MINE = (_LEDGER.c.id == bindparam("lid")) & (_LEDGER.c.claim_token == bindparam("tok"))
+_MARK_SENT = update(_LEDGER).where(_MINE).values(status=bindparam("st"), error=bindparam("err"), sent_at=bindparam("at"))
+_MARK_RETRY = update(_LEDGER).where(_MINE).values(status=bindparam("st"), error=bindparam("err"),
+                                                  claimed_at=bindparam("at"))
+_MARK_OTHER = update(_LEDGER).where(_MINE).values(status=bindparam("st"), error=bindparam("err"))
 
 
 def claim_new(s: Session, keys: Sequence[tuple[int, int, str]], token: str, now: datetime) -> list[tuple[int, int, str, int]]:
@@ -317,13 +332,14 @@ def claim_new(s: Session, keys: Sequence[tuple[int, int, str]], token: str, now:
     else:  # pragma: no cover
         raise RuntimeError(f"unsupported database {dialect}")
     won: list[tuple[int, int, str, int]] = []
-    for chunk in _chunks(list(keys), 400):
-        stmt = insert(ReminderSend).values([
-            {"deadline_id": d, "recipient": r, "stage": st, "status": CLAIMED, "claim_token": token,
-             "claimed_at": now, "attempts": 1, "error": ""} for d, r, st in chunk
-        ]).on_conflict_do_nothing(index_elements=["deadline_id", "recipient", "stage"]).returning(
-            ReminderSend.deadline_id, ReminderSend.recipient, ReminderSend.stage, ReminderSend.id)
-        won.extend((d, r, st, i) for d, r, st, i in s.execute(stmt))
+    stmt = insert(_LEDGER).on_conflict_do_nothing(index_elements=["deadline_id", "recipient", "stage"]).returning(
+        _LEDGER.c.deadline_id, _LEDGER.c.recipient, _LEDGER.c.stage, _LEDGER.c.id)
+    conn = s.connection()
+    for chunk in _chunks(list(keys), 2000):
+        params = [{"deadline_id": d, "recipient": r, "stage": st, "status": CLAIMED, "claim_token": token,
+                   "claimed_at": now, "attempts": 1, "error": ""} for d, r, st in chunk]
+        # executemany with RETURNING: SQLAlchemy batches it as "insertmanyvalues" (compiled once)
+        won.extend((d, r, st, i) for d, r, st, i in conn.execute(stmt, params))
     return won
 
 
@@ -345,15 +361,17 @@ def reclaim(s: Session, key: tuple[int, int, str], token: str, now: datetime, le
 
 def mark(s: Session, ledger_id: int, token: str, status: str, now: datetime, error: str = "",
          retry_at: datetime | None = None) -> bool:
-    """Record the result of a send for a claim this process still holds."""
-    values: dict[str, Any] = {"status": status, "error": error[:1000]}
+    """Record the result of a send for a claim this process still holds (prebuilt Core statements:
+    this runs once per message)."""
+    params: dict[str, Any] = {"lid": ledger_id, "tok": token, "st": status, "err": error[:1000]}
     if status == SENT:
-        values["sent_at"] = now
-    if status == RETRY and retry_at is not None:
-        values["claimed_at"] = retry_at  # a retry row becomes claimable again at this time
-    res = s.execute(update(ReminderSend).where(ReminderSend.id == ledger_id, ReminderSend.claim_token == token)
-                    .values(**values))
-    return bool(res.rowcount)  # type: ignore[attr-defined]
+        stmt, params["at"] = _MARK_SENT, now
+    elif status == RETRY and retry_at is not None:
+        stmt, params["at"] = _MARK_RETRY, retry_at  # a retry row becomes claimable again at this time
+    else:
+        stmt = _MARK_OTHER
+    res = s.connection().execute(stmt, params)
+    return bool(res.rowcount)
 
 
 def ledger_rows(s: Session) -> list[ReminderSend]:

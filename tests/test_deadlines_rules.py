@@ -171,3 +171,9 @@ def test_policy_from_settings_like_object() -> None:
     p = d.Policy.from_settings(S())
     assert p.days_before == (30, 7, 1) and p.digest_weekday == 4
     assert d.horizon(date(2026, 1, 1), p) == date(2026, 2, 1)
+
+
+def test_no_alert_flood_for_long_overdue_deadlines() -> None:
+    """A deadline that went overdue more than 30 days ago (an imported history) gets no alert of its own."""
+    assert d.officer_alert_stage(DUE, local(2027, 1, 30), P) is not None
+    assert d.officer_alert_stage(DUE, local(2027, 2, 1), P) is None
