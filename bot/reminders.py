@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -162,12 +162,11 @@ def ics_document(rows: Sequence[rr.DeadlineRow], lang: str, now: datetime, filen
 
 # -- planning ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Job:
-    kind: str  # contact | alert | digest | unreachable
+class Job(NamedTuple):
     deadline_id: int  # 0 for digest / unreachable
     recipient: int
     stage: str
+    kind: str  # contact | alert | digest | unreachable
 
     @property
     def key(self) -> tuple[int, int, str]:
@@ -211,31 +210,40 @@ def plan(db: Database, settings: Settings, now: datetime, officers: Sequence[int
         rows = rr.open_deadlines_due_by(s, due_by)
         contacts = rr.reachable_contacts(s, {r.consortium_id for r in rows})
     wanted: list[Job] = []
+    # many deadlines share a due date (every annual report is due 12-31): compute each stage once
+    contact_stages: dict[date, rules.Stage | None] = {}
+    alert_stages: dict[date, rules.Stage | None] = {}
     for row in rows:
-        st = rules.contact_stage(row.due_on, now, policy, status=row.status, reported=row.reported_by is not None,
-                                 snoozed_until=row.snoozed_until)
+        if row.reported_by is None and row.snoozed_until is None:
+            if row.due_on not in contact_stages:
+                contact_stages[row.due_on] = rules.contact_stage(row.due_on, now, policy)
+            st = contact_stages[row.due_on]
+        else:
+            st = rules.contact_stage(row.due_on, now, policy, status=row.status,
+                                     reported=row.reported_by is not None, snoozed_until=row.snoozed_until)
+        if row.due_on not in alert_stages:
+            alert_stages[row.due_on] = rules.officer_alert_stage(row.due_on, now, policy)
+        al = alert_stages[row.due_on]
         if st is not None:
-            wanted.extend(Job(CONTACT, row.id, chat, st.key) for chat in contacts.get(row.consortium_id, ()))
-        al = rules.officer_alert_stage(row.due_on, now, policy, status=row.status)
+            key = st.key
+            wanted.extend(Job(row.id, chat, key, CONTACT) for chat in contacts.get(row.consortium_id, ()))
         if al is not None:
-            wanted.extend(Job(ALERT, row.id, o, al.key) for o in officers)
+            wanted.extend(Job(row.id, o, al.key, ALERT) for o in officers)
         if st is not None or al is not None:
             p.rows[row.id] = row
-    wanted.extend(Job(DIGEST, 0, o, digest.key) for o in officers)
+    wanted.extend(Job(0, o, digest.key, DIGEST) for o in officers)
     stages = sorted({j.stage for j in wanted if j.deadline_id})
     ids = sorted({j.deadline_id for j in wanted if j.deadline_id})
     with db.session() as s:
-        ledger = rr.ledger_keys(s, ids if len(ids) <= 5000 else None, stages, due_by)
-        ledger.update(rr.ledger_keys(s, [0], [digest.key]))
+        ledger = rr.ledger_keys(s, ids if len(ids) <= 5000 else None, stages, due_by=due_by, now=now,
+                                lease_cutoff=lease_cutoff, max_attempts=MAX_ATTEMPTS)
+        ledger.update(rr.ledger_keys(s, [0], [digest.key], now=now, lease_cutoff=lease_cutoff,
+                                     max_attempts=MAX_ATTEMPTS))
     for job in wanted:
-        seen = ledger.get(job.key)
-        if seen is None:
+        may = ledger.get((job.deadline_id, job.recipient, job.stage))
+        if may is None:
             p.new.append(job)
-            continue
-        status, claimed_at, attempts = seen
-        if attempts < MAX_ATTEMPTS and (
-            (status == rr.CLAIMED and claimed_at <= lease_cutoff) or (status == rr.RETRY and claimed_at <= now)
-        ):
+        elif may:
             p.stale.append(job)
         else:
             p.done += 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from checks.deadlines import CUSTOM, derive_deadlines
@@ -185,8 +185,7 @@ def snooze(s: Session, deadline_id: int, until: datetime) -> Deadline | None:
     return dl
 
 
-@dataclass(frozen=True)
-class DeadlineRow:
+class DeadlineRow(NamedTuple):  # a NamedTuple: tens of thousands are built per sweep
     id: int
     consortium_id: int
     consortium: str
@@ -209,7 +208,7 @@ def _rows(s: Session, *where: Any, order: Any = None, limit: int | None = None) 
     q = q.order_by(*(order if order is not None else (Deadline.due_on, Consortium.name, Deadline.id)))
     if limit:
         q = q.limit(limit)
-    return [DeadlineRow(*row) for row in s.connection().execute(q)]  # Core: no ORM row processing
+    return [DeadlineRow._make(row) for row in s.connection().execute(q)]  # Core: no ORM row processing
 
 
 def open_deadlines_due_by(s: Session, last_day: date) -> list[DeadlineRow]:
@@ -282,16 +281,24 @@ def mark_unreachable(s: Session, chat_id: int, now: datetime) -> list[str]:
 
 # -- the send ledger ------------------------------------------------------------------------
 
-def ledger_keys(s: Session, deadline_ids: Sequence[int] | None, stages: Sequence[str],
-                due_by: date | None = None) -> dict[tuple[int, int, str], tuple[str, datetime, int]]:
-    """(deadline, recipient, stage) → (status, claimed_at, attempts) of the ledger rows with one of
-    ``stages`` — for the given deadlines, or (``deadline_ids`` None) for every open deadline due by
-    ``due_by``, read with one join instead of a long IN list."""
-    cols = (ReminderSend.deadline_id, ReminderSend.recipient, ReminderSend.stage, ReminderSend.status,
-            ReminderSend.claimed_at, ReminderSend.attempts)
-    out: dict[tuple[int, int, str], tuple[str, datetime, int]] = {}
+def ledger_keys(
+    s: Session, deadline_ids: Sequence[int] | None, stages: Sequence[str], *, now: datetime,
+    lease_cutoff: datetime, max_attempts: int, due_by: date | None = None,
+) -> dict[tuple[int, int, str], bool]:
+    """(deadline, recipient, stage) → may this row be taken over now, for the ledger rows with one of
+    ``stages``: for the given deadlines, or (``deadline_ids`` None) every open deadline due by ``due_by``
+    (one join instead of a long IN list). Take-over: a claim whose lease expired, or a retry that is
+    due, with attempts left — decided in SQL so no timestamps are converted in Python."""
+    out: dict[tuple[int, int, str], bool] = {}
     if not stages:
         return out
+    takeover = and_(
+        ReminderSend.attempts < max_attempts,
+        or_(and_(ReminderSend.status == CLAIMED, ReminderSend.claimed_at <= lease_cutoff),
+            and_(ReminderSend.status == RETRY, ReminderSend.claimed_at <= now)),
+    )
+    cols = (ReminderSend.deadline_id, ReminderSend.recipient, ReminderSend.stage,
+            case((takeover, True), else_=False))
     stage_list = list(stages)
     if deadline_ids is None:
         q = (select(*cols).join(Deadline, Deadline.id == ReminderSend.deadline_id)
@@ -304,8 +311,8 @@ def ledger_keys(s: Session, deadline_ids: Sequence[int] | None, stages: Sequence
                    for chunk in _chunks(deadline_ids, 900)]
     conn = s.connection()
     for q in queries:
-        for d, r, st, status, at, attempts in conn.execute(q):
-            out[(d, r, st)] = (status, at, attempts)
+        for d, r, st, may in conn.execute(q):
+            out[(d, r, st)] = bool(may)
     return out
 
 

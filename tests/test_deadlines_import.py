@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -155,31 +153,50 @@ def test_export_round_trip(db: Database, tmp_path: Path) -> None:
     assert registry(db) == before
 
 
-def run_cli(args: list[str], env_db: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
-    env.update(DATABASE_URL=env_db, OFFICER_CHAT_IDS="901", TZ_NAME="Asia/Shanghai")
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=60)
+def run_cli(args: list[str], env_db: str, cwd: Path, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``consortium-bot ARGS`` in-process through its entry point (``bot.cli.main``)."""
+    from bot.cli import main
+
+    for key in list(os.environ):
+        if key.startswith(("TELEGRAM_", "DATABASE_", "OFFICER_", "ADMIN_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DATABASE_URL", env_db)
+    monkeypatch.setenv("OFFICER_CHAT_IDS", "901")
+    monkeypatch.chdir(cwd)
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_cli_import_export_and_run_once(tmp_path: Path) -> None:
+def test_cli_import_export_and_run_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        return run_cli(list(args), url, tmp_path, monkeypatch, capsys)
+
     good = tmp_path / "reg.csv"
     good.write_bytes(csv_bytes(ROW_A, ROW_B, encoding="gbk"))
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes(ROW_A, "乙,牵头,领域,top_down,,2026-05-01,2026-04-30,1"))
-    r = run_cli(["consortia", "import", str(bad)], url, tmp_path)
-    assert r.returncode == 2 and "bad.csv:3: ends_on 2026-04-30 is before approved_on" in r.stderr
-    assert "Traceback" not in r.stderr
-    r = run_cli(["consortia", "import", str(good)], url, tmp_path)
-    assert r.returncode == 0 and "2 created" in r.stdout, r.stderr
-    r = run_cli(["consortia", "export", str(tmp_path / "out.xlsx")], url, tmp_path)
-    assert r.returncode == 0 and (tmp_path / "out.xlsx").exists()
-    r = run_cli(["reminders", "run-once", "--now", "2026-12-24T09:00"], url, tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "TELEGRAM_BOT_TOKEN is not set" in r.stderr and "→ [1001]" in r.stdout and "还剩 7 天" in r.stdout
-    assert "sent " in r.stdout and "skipped 0" in r.stdout
-    r2 = run_cli(["reminders", "run-once", "--now", "2026-12-24T09:00"], url, tmp_path)
-    assert r2.returncode == 0 and "sent 0" in r2.stdout and "→ [" not in r2.stdout
-    r = run_cli(["reminders", "run-once", "--now", "tomorrow"], url, tmp_path)
-    assert r.returncode == 2 and "not an ISO date-time" in r.stderr and "Traceback" not in r.stderr
+    code, out, err = cli("consortia", "import", str(bad))
+    assert code == 2 and "bad.csv:3: ends_on 2026-04-30 is before approved_on" in err and "nothing was imported" in err
+    code, out, err = cli("consortia", "import", str(tmp_path / "missing.csv"))
+    assert code == 2 and "no such file" in err
+    code, out, err = cli("consortia", "import", str(good))
+    assert code == 0 and "2 created" in out, err
+    code, out, err = cli("consortia", "import", str(good))
+    assert code == 0 and "2 unchanged" in out
+    code, out, err = cli("consortia", "export", str(tmp_path / "out.xlsx"))
+    assert code == 0 and (tmp_path / "out.xlsx").exists()
+    code, out, err = cli("consortia", "export", str(tmp_path / "out.pdf"))
+    assert code == 2 and ".csv or .xlsx" in err
+    code, out, err = cli("reminders", "run-once", "--now", "2026-12-24T09:00")
+    assert code == 0, err
+    assert "TELEGRAM_BOT_TOKEN is not set" in err and "→ [1001]" in out and "还剩 7 天" in out
+    assert "sent " in out and "skipped 0" in out
+    code, out, err = cli("reminders", "run-once", "--now", "2026-12-24T09:00")
+    assert code == 0 and "sent 0" in out and "→ [" not in out
+    code, out, err = cli("reminders", "run-once", "--now", "tomorrow")
+    assert code == 2 and "not an ISO date-time" in err and "Traceback" not in err
