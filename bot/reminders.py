@@ -289,7 +289,8 @@ class Pacer:
         self.next_at = now + self.gap
 
 
-def _langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
+def recipient_langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
+    """Each chat's language: chosen with /lang, else its Telegram client's, else Chinese."""
     from storage.models import User
 
     out: dict[int, str] = {}
@@ -331,7 +332,7 @@ async def run_once(
     summary.skipped += p.due - len(claimed)
     if not claimed:
         return summary
-    langs = _langs(db, {j.recipient for j, _ in claimed})
+    langs = recipient_langs(db, {j.recipient for j, _ in claimed})
     digest_rows: tuple[list[rr.DeadlineRow], list[rr.DeadlineRow]] | None = None
     if any(j.kind == DIGEST for j, _ in claimed):
         with db.session() as s:
@@ -402,7 +403,7 @@ async def _tell_officers_unreachable(
         stage = f"unreachable:{chat}:{today.isoformat()}"
         with db.session() as s:
             won = rr.claim_new(s, [(0, o, stage) for o in officers], token, now)
-        langs = _langs(db, {o for _, o, _, _ in won})
+        langs = recipient_langs(db, {o for _, o, _, _ in won})
         for _, officer, _, ledger_id in won:
             lang = langs.get(officer, "zh")
             reply = Reply(t("deadlines.unreachable_alert", lang, chat=chat,

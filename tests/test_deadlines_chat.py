@@ -208,3 +208,14 @@ async def test_contact_role_and_reminder_buttons_end_to_end(app: App) -> None:
     rec2 = RecordingNotifier()
     await run_once(app.db, app.settings, rec2, utc(2026, 12, 28, 1), officers=[], send_rate=0)
     assert CONTACT not in [c for c, _ in rec2.sent]
+
+
+async def test_reminders_follow_the_recipients_language(app: App) -> None:
+    setup_registry(app)
+    say(app, CONTACT, "/lang en")
+    rec = RecordingNotifier()
+    await run_once(app.db, app.settings, rec, utc(2026, 12, 24, 1), officers=[], send_rate=0)
+    text = next(r.text for chat, r in rec.sent if chat == CONTACT)
+    assert "7 day(s) left" in text and "2026 annual summary" in text and "八、（三）" in text
+    other = [r.text for chat, r in rec.sent if chat == 1003 and "2026年度总结" in r.text]
+    assert len(other) == 1 and "还剩 7 天" in other[0]

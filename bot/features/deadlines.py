@@ -338,9 +338,12 @@ def _report(ctx: Ctx, deadline_id: int) -> Outcome:
     who = esc(ctx.msg.first_name or ctx.user.id)
     others = []
     from bot.i18n import t
+    from bot.reminders import recipient_langs
 
-    for officer in ctx.app.officer_chat_ids():
-        lang = "zh"  # officers read the shared language; their own choice is applied when they reply
+    officers = ctx.app.officer_chat_ids()
+    langs = recipient_langs(ctx.app.db, set(officers))
+    for officer in officers:
+        lang = langs.get(officer, "zh")
         text = t("deadlines.reported_note", lang, who=f"{who} ({ctx.user.id})", line=deadline_line(row, today, lang))
         buttons = [[Button(t("deadlines.btn_confirm", lang), f"dl:ok:{deadline_id}"),
                     Button(t("deadlines.btn_reject", lang), f"dl:no:{deadline_id}")]]
@@ -359,9 +362,11 @@ def _reject(ctx: Ctx, deadline_id: int) -> Outcome:
     others = []
     if reporter is not None:
         from bot.i18n import t
+        from bot.reminders import recipient_langs
 
-        others.append((reporter, Reply(t("deadlines.rejected_note", "zh", id=deadline_id),
-                                       buttons=reminder_buttons(deadline_id, "zh"))))
+        lang = recipient_langs(ctx.app.db, {reporter}).get(reporter, "zh")
+        others.append((reporter, Reply(t("deadlines.rejected_note", lang, id=deadline_id),
+                                       buttons=reminder_buttons(deadline_id, lang))))
     return Outcome([Reply(ctx.t("deadlines.rejected", id=deadline_id))], others=others)
 
 
