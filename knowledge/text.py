@@ -24,6 +24,7 @@ STOPWORDS_FILE = DATA / "stopwords.yaml"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9'\-]*")
 _NUMERIC = re.compile(r"\d+\s*[:：]\s*\d+|\d+\s*[—\-–~]\s*\d+\s*[年家个]?|\d+月\d+日|\d+年")
+HIT_WEIGHT = 1.0
 _KEEP = re.compile(r"[\w\u3400-\u9fff]")
 
 
@@ -106,10 +107,12 @@ class Query:
     about_attachments: bool = False
     hit_targets: dict[str, list[str]] = field(default_factory=dict)
 
-    def weighted(self, expansion_weight: float = 0.6) -> dict[str, float]:
+    def weighted(self, expansion_weight: float = 0.6, hit_weight: float = HIT_WEIGHT) -> dict[str, float]:
+        """Term weights: the question's own words 1.0, words the lexicon rewrote lower, their mapping lower."""
         w: dict[str, float] = {}
+        hits = set(self.lexicon_hits)
         for t in self.tokens:
-            w[t] = max(w.get(t, 0.0), 1.0)
+            w[t] = max(w.get(t, 0.0), hit_weight if t in hits else 1.0)
         for t in self.expansions:
             w[t] = max(w.get(t, 0.0), expansion_weight)
         return w
