@@ -266,6 +266,13 @@ def consortia_of_contact(s: Session, chat_id: int) -> list[Consortium]:
                           .order_by(Consortium.name)))
 
 
+def mark_reachable(s: Session, chat_id: int) -> int:
+    """A flagged contact wrote to the bot, so it has unblocked it: reminders go to it again."""
+    res = s.execute(update(Contact).where(Contact.chat_id == chat_id, Contact.unreachable.is_(True))
+                    .values(unreachable=False, unreachable_at=None))
+    return int(res.rowcount)  # type: ignore[attr-defined]
+
+
 def is_contact(s: Session, chat_id: int) -> bool:
     return s.scalar(select(Contact.id).where(Contact.chat_id == chat_id).limit(1)) is not None
 

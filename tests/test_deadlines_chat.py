@@ -219,3 +219,17 @@ async def test_reminders_follow_the_recipients_language(app: App) -> None:
     assert "7 day(s) left" in text and "2026 annual summary" in text and "八、（三）" in text
     other = [r.text for chat, r in rec.sent if chat == 1003 and "2026年度总结" in r.text]
     assert len(other) == 1 and "还剩 7 天" in other[0]
+
+
+async def test_a_blocked_contact_that_writes_again_gets_reminders_again(app: App) -> None:
+    setup_registry(app)
+    blocked = RecordingNotifier(blocked={CONTACT})
+    summary = await run_once(app.db, app.settings, blocked, utc(2026, 12, 24, 1), officers=[OFFICER], send_rate=0)
+    assert summary.unreachable == [CONTACT]
+    assert any("已屏蔽机器人" in r.text for chat, r in blocked.sent if chat == OFFICER)
+    rec = RecordingNotifier()
+    await run_once(app.db, app.settings, rec, utc(2026, 12, 28, 1), officers=[], send_rate=0)
+    assert CONTACT not in [c for c, _ in rec.sent]  # unreachable: skipped
+    say(app, CONTACT, "/start")  # the contact unblocked the bot and wrote to it
+    await run_once(app.db, app.settings, rec, utc(2026, 12, 30, 1), officers=[], send_rate=0)
+    assert CONTACT in [c for c, _ in rec.sent]

@@ -277,7 +277,12 @@ def my_deadlines(ctx: Ctx) -> Reply:
 
 
 def contact_roles(s: Session, user_id: int) -> set[str]:
-    return {CONTACT} if rr.is_contact(s, user_id) else set()
+    """CONTACT for registered consortium contacts. It runs for every incoming message, so a contact
+    flagged unreachable (it had blocked the bot) that writes again is made reachable here."""
+    if not rr.is_contact(s, user_id):
+        return set()
+    rr.mark_reachable(s, user_id)
+    return {CONTACT}
 
 
 # -- buttons -----------------------------------------------------------------------------------
