@@ -147,6 +147,19 @@ def _normalize(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() and unicodedata.category(ch)[0] in "LN")
 
 
+def _word_end(text: str, prefix: str) -> bool:
+    """For a Latin prefix (hi, thanks): the text's letters after it start a new word ("hi there", not "hierarchy")."""
+    if not prefix.isascii():
+        return True
+    seen = 0
+    for i, ch in enumerate(text.lower()):
+        if ch.isalnum() and unicodedata.category(ch)[0] in "LN":
+            seen += 1
+            if seen == len(prefix):
+                return i + 1 >= len(text) or not text[i + 1].isascii() or not text[i + 1].isalpha()
+    return True
+
+
 def clean_question(text: str) -> tuple[str, bool]:
     """Strip control characters and markup-ish noise; cut long pastes. Returns (text, truncated)."""
     text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
@@ -251,7 +264,8 @@ class QAService:
         if not norm:
             return Answer(raw, lang, "empty", lead=_r("empty", lang), context=ctx)
         for name, pats in self._intents:
-            if any(norm == p or (len(p) >= 2 and norm.startswith(p) and self._filler(norm[len(p):])) for p in pats):
+            if any(norm == p or (len(p) >= 2 and norm.startswith(p) and _word_end(text, p)
+                                 and self._filler(norm[len(p):])) for p in pats):
                 return Answer(raw, lang, "canned", lead=str(replies()["intents"][name][lang]), context=ctx)
         return None
 

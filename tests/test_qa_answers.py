@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
@@ -66,6 +67,16 @@ def test_small_talk_gets_canned_replies(q: str, intent: str) -> None:
     ans = service().answer(q)
     assert ans.kind == "canned" and ans.refused and not ans.citations
     assert ans.lead == replies()["intents"][intent][ans.lang]
+
+
+@pytest.mark.parametrize("q", ["hierarchy of the consortium organisation?", "okay 自筹经费比例", "Thanksgiving"])
+def test_words_that_only_start_like_small_talk_are_not_canned(q: str) -> None:
+    assert service().answer(q).kind != "canned"
+
+
+def test_unavailable_llm_provider_leaves_answers_extractive(tmp_path: Path) -> None:
+    svc = QAService.build(tmp_path, "hashing", llm_model="no-such-provider:some-model")
+    assert svc.llm is None and svc.answer("企业自筹经费要按什么比例").kind == "answer"
 
 
 def test_greeting_with_a_real_question_is_answered() -> None:
