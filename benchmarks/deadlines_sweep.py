@@ -47,7 +47,8 @@ def make_records(n: int, seed: int = 7) -> list[rr.ConsortiumRecord]:
     out = []
     for i in range(n):
         approved = date(2022, 1, 1) + timedelta(days=rnd.randrange(0, 5 * 365))
-        ends = approved + timedelta(days=365 * rnd.choice((3, 4, 5)))
+        ends = approved.replace(year=approved.year + 5) if (approved.month, approved.day) != (2, 29) \
+            else date(approved.year + 5, 3, 1)  # the longest term (5 years): 6 deadlines each
         contacts = tuple(100_000 + 2 * i + k for k in range(rnd.choice((1, 2))))
         out.append(rr.ConsortiumRecord(name=f"创新联合体{i:05d}", lead_unit=f"牵头单位{i}", industry_field="新材料",
                                        route=rnd.choice(("top_down", "open_competition", "bottom_up")),
