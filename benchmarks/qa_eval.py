@@ -20,6 +20,22 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "tests" / "data" / "qa_paraphrases.yaml"]
 
 
+def dense_separation(svc: object, questions: dict) -> None:
+    """Why the refusal gate is not a dense-score threshold: how well could one separate in/out of scope?"""
+    ins = [a.features["dense_top"] for a in svc.answer_many([q["q"] for q in questions.get("in_scope", [])])  # type: ignore[attr-defined]
+           if "dense_top" in a.features]
+    outs = [a.features["dense_top"] for a in svc.answer_many([str(q) for q in questions.get("out_of_scope", [])])  # type: ignore[attr-defined]
+            if "dense_top" in a.features]
+    if not ins or not outs or not any(ins):
+        return
+    best = max(
+        (sum(x >= th for x in ins) + sum(x < th for x in outs)) / (len(ins) + len(outs)) for th in sorted(ins + outs)
+    )
+    print(f"   dense top score: in-scope {min(ins):.3f}..{max(ins):.3f}, out-of-scope {min(outs):.3f}..{max(outs):.3f}; "
+          f"best accuracy of any dense threshold {best:.3f} (the hybrid gate: lexical evidence, unknown words, "
+          f"out-of-scope topics)")
+
+
 def main() -> int:
     from knowledge.evaluate import evaluate, load_questions
     from knowledge.service import QAService
@@ -44,6 +60,7 @@ def main() -> int:
         m = res.metrics()
         print(f"{path.name:<28} {res.n_in:>4} {res.n_out:>5} {m['hit@1']:>6.3f} {m['hit@3']:>6.3f} "
               f"{m['mrr@5']:>6.3f} {m['oos_refusal_rate']:>7.3f} {m['false_refusal_rate']:>9.3f}")
+        dense_separation(svc, load_questions(path))
         if args.misses:
             for miss in res.misses:
                 print("   miss:", miss)
