@@ -407,8 +407,8 @@ def upload(ctx: Ctx) -> Reply | list[Reply]:
         ctx.app.audit(ctx.user.id, "upload", ctx.msg.document.filename if ctx.msg.document else "", False, ctx.now)
         return Reply(ctx.t("deadlines.import_refused"))
     doc = ctx.msg.document
-    if doc is None:
-        return Reply(ctx.t("deadlines.import_bad_file", error="no file"))
+    if doc is None or not doc.content:  # the adapter passes no content for files over its upload limit
+        return Reply(ctx.t("deadlines.import_empty"))
     ctx.app.audit(ctx.user.id, "upload", doc.filename, True, ctx.now)
     from bot.registry_io import RegistryFileError, import_registry
 
