@@ -39,7 +39,7 @@ OFFICERS = [901, 902, 903]
 
 
 def settings_for(url: str, **kw: object) -> Settings:
-    return Settings(database_url=url, _env_file=None, **kw)  # type: ignore[arg-type]
+    return Settings(database_url=url, _env_file=None, **kw)  # type: ignore[arg-type,call-arg]
 
 
 def make_records(n: int, seed: int = 7) -> list[rr.ConsortiumRecord]:
@@ -174,7 +174,7 @@ def main() -> None:
             send_1000(Path(tmp))
 
 
-def _pg_scratch(admin_url: str):  # type: ignore[no-untyped-def]
+def _pg_scratch(admin_url: str):
     try:
         from sqlalchemy import create_engine, text
 
