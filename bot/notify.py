@@ -55,11 +55,15 @@ class ConsoleNotifier:
     stream: TextIO = field(default_factory=lambda: sys.stdout)
 
     async def send(self, chat_id: int, reply: Reply) -> SendOutcome:
-        print(f"→ [{chat_id}] {html_to_plain(reply.text)}", file=self.stream)
-        for row in reply.buttons:
-            print("   " + "  ".join(f"[{b.label}]" for b in row), file=self.stream)
-        if reply.document:
-            print(f"   📎 {reply.document.filename}", file=self.stream)
+        try:
+            print(f"→ [{chat_id}] {html_to_plain(reply.text)}", file=self.stream)
+            for row in reply.buttons:
+                print("   " + "  ".join(f"[{b.label}]" for b in row), file=self.stream)
+            if reply.document:
+                print(f"   📎 {reply.document.filename}", file=self.stream)
+            self.stream.flush()
+        except (BrokenPipeError, ValueError) as exc:  # output closed (e.g. piped into head)
+            return SendOutcome(SendStatus.RETRY, error=f"console output closed: {exc}")
         return SendOutcome(SendStatus.OK)
 
 
