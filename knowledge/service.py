@@ -97,8 +97,7 @@ class Answer:
             head = f"【{c.shown_label(self.lang)}】" + (f" {c.title}" if c.title else "")
             out.append(f"<b>{e(head)}</b>\n<blockquote>{e(c.quote)}</blockquote>" if markup else f"{head}\n{c.quote}")
         if self.related:
-            labels = "、".join(lbl for _, lbl in self.related) if self.lang == "zh" else "; ".join(
-                lbl for _, lbl in self.related)
+            labels = ("；" if self.lang == "zh" else "; ").join(lbl for _, lbl in self.related)
             out.append(e(_r("related", self.lang) + labels))
         if self.kind == "answer":
             d = _r("disclaimer", self.lang)
