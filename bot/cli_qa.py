@@ -40,8 +40,11 @@ def _service(rebuild: bool = False) -> QAService:
     s = settings_from_env()
     try:
         return QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, s.llm_model, rebuild=rebuild)
-    except (OSError, ValueError, ImportError) as exc:
-        raise Failure(f"cannot open the Q&A index or embedding model ({s.embedding_backend}): {exc}") from None
+    except (OSError, ValueError) as exc:  # a model path or name that does not load: a configuration mistake
+        raise UserError(f"cannot load the embedding model (EMBEDDING_BACKEND={s.embedding_backend}, "
+                        f"EMBEDDING_MODEL={s.embedding_model or '-'}): {exc}") from None
+    except ImportError as exc:
+        raise Failure(f"the {s.embedding_backend} backend is not installed: {exc}") from None
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
