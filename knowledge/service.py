@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,6 +41,9 @@ TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
 # refusal gate (calibrated on the dev set and our own paraphrases; see benchmarks/qa_eval.py)
 GATE_MIN_BM25 = 1.5
 GATE_UNKNOWN_RATIO = 2.0
+
+
+QUERY_CACHE_SIZE = 2048  # repeated questions (menu examples, FAQs) skip the embedding
 
 
 @lru_cache(maxsize=1)
@@ -196,6 +201,8 @@ class QAService:
             pos = {cid: i for i, cid in enumerate(got["ids"])}
             vectors = as_array([got["embeddings"][pos[cid]] for cid in corpus.ids])
         self.retriever = Retriever(corpus, self.analyzer, vectors)
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
+        self._cache_lock = threading.Lock()
         intents = replies()["intents"]
         self._intents = [(name, {_normalize(p) for p in spec["patterns"]}) for name, spec in intents.items()]
         fm = replies()["followup_markers"]
@@ -254,9 +261,23 @@ class QAService:
 
     # -- steps ---------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> list[np.ndarray | None]:
+        """Query vectors, from a small LRU cache when the same query was embedded recently."""
         if self.embeddings is None or self.retriever.vectors is None or not texts:
             return [None] * len(texts)
-        return [as_array(v) for v in self.embeddings.embed_queries(texts)]
+        with self._cache_lock:
+            cached = {t: self._qcache[t] for t in texts if t in self._qcache}
+            for t in cached:
+                self._qcache.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in cached))
+        if todo:
+            fresh = dict(zip(todo, (as_array(v) for v in self.embeddings.embed_queries(todo)), strict=True))
+            with self._cache_lock:
+                for t, v in fresh.items():
+                    self._qcache[t] = v
+                while len(self._qcache) > QUERY_CACHE_SIZE:
+                    self._qcache.popitem(last=False)
+            cached.update(fresh)
+        return [cached[t] for t in texts]
 
     def _early(self, raw: str, text: str, lang: str, ctx: dict[str, Any] | None) -> Answer | None:
         norm = _normalize(text)
