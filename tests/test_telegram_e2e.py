@@ -17,12 +17,6 @@ TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuv"
 
 
 @pytest.fixture
-def api() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 def tg_app(tmp_path: Path, api: FakeBotAPI) -> Iterator[App]:
     settings = make_settings(tmp_path, telegram_bot_token=TOKEN, telegram_api_base_url=api.base_url,
                              admin_chat_ids=[900], officer_chat_ids=[901])

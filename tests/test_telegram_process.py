@@ -6,20 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.fakebotapi import FakeBotAPI
 
 TOKEN = "987654:PROCESS-token-abcdefghijklmnopqr"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as server:
-        yield server
 
 
 def start_bot(api: FakeBotAPI, workdir: Path) -> subprocess.Popen[str]:
