@@ -56,7 +56,9 @@ async def test_start_question_button_and_language(tg_app: App, api: FakeBotAPI) 
 
         api.send_text(11, "牵头单位应具备哪些条件？")
         answer = await wait(api, 11, 5)
-        assert answer["text"]
+        assert "【四、（一）" in answer["text"] and "省科技厅" in answer["text"]
+        labels = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+        assert any("👍" in x for x in labels) and any("👎" in x for x in labels)
 
 
 async def test_bad_input_never_stops_the_bot(tg_app: App, api: FakeBotAPI) -> None:
