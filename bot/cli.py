@@ -53,8 +53,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print("TELEGRAM_BOT_TOKEN is not set: starting the terminal shell instead.", file=sys.stderr)
             return _cmd_shell(args)
         raise UserError("TELEGRAM_BOT_TOKEN is not set (use 'consortium-bot shell' to try the bot without one)")
+    import asyncio
+
+    from bot.notify import check_bot
     from bot.telegram_app import run_bot
 
+    asyncio.run(check_bot(settings))  # a rejected token or a dead network: one line, not a traceback
     app = open_app()
     run_bot(app, webhook_url=args.webhook)
     return 0
@@ -76,7 +80,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         raise UserError(str(exc)) from None
     db.dispose()
-    print(f"database is up to date ({settings.effective_database_url.split('://', 1)[0]})")
+    print(f"database ready: schema migrated to the newest revision ({settings.effective_database_url.split('://', 1)[0]})")
     return 0
 
 

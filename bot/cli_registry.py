@@ -119,6 +119,13 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 
     try:
         summary = asyncio.run(go())
+    except Exception as exc:
+        from bot.notify import explain_bot_error
+
+        explained = explain_bot_error(exc, settings)
+        if explained is not None:
+            raise explained from None
+        raise
     finally:
         app.db.dispose()
     local = now.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")

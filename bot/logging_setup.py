@@ -24,5 +24,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    for noisy in ("httpx", "httpcore", "chromadb", "jieba", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "chromadb", "jieba", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -110,7 +110,15 @@ class TelegramNotifier:
 
     async def send(self, chat_id: int, reply: Reply) -> SendOutcome:
         from telegram.constants import ParseMode
-        from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+        from telegram.error import (
+            BadRequest,
+            Forbidden,
+            InvalidToken,
+            NetworkError,
+            RetryAfter,
+            TelegramError,
+            TimedOut,
+        )
 
         try:
             if reply.document is not None:
@@ -136,7 +144,42 @@ class TelegramNotifier:
             return SendOutcome(SendStatus.ERROR, error=str(exc))
         except (TimeoutError, TimedOut, NetworkError, OSError) as exc:
             return SendOutcome(SendStatus.RETRY, error=str(exc) or type(exc).__name__)
+        except InvalidToken:  # its message would name the token: never repeat it
+            return SendOutcome(SendStatus.RETRY, error="the Bot API rejected the bot token (401 Unauthorized)")
+        except TelegramError as exc:
+            return SendOutcome(SendStatus.ERROR, error=str(exc) or type(exc).__name__)
         return SendOutcome(SendStatus.OK, message_id=msg.message_id)
+
+
+def explain_bot_error(exc: BaseException, settings: Settings) -> Exception | None:
+    """One line for a person (never naming the token) when the Bot API is unusable, else None.
+
+    A rejected token is bad input (``UserError``, exit 2); an unreachable server is a failure
+    (``Failure``, exit 1).
+    """
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.errors import Failure, UserError
+
+    if isinstance(exc, InvalidToken):
+        return UserError(f"the Bot API at {settings.telegram_api_base_url} rejected TELEGRAM_BOT_TOKEN (401 Unauthorized)")
+    if isinstance(exc, NetworkError):
+        cause = str(exc).replace(settings.token or "\0", "<token>") or type(exc).__name__
+        return Failure(f"cannot reach the Telegram Bot API at {settings.telegram_api_base_url}: {cause}")
+    return None
+
+
+async def check_bot(settings: Settings) -> str:
+    """Ask the Bot API who we are (getMe); raises :func:`explain_bot_error`'s errors."""
+    bot = make_bot(settings)
+    try:
+        async with bot:
+            return str(bot.username)
+    except Exception as exc:
+        explained = explain_bot_error(exc, settings)
+        if explained is not None:
+            raise explained from None
+        raise
 
 
 def make_bot(settings: Settings) -> Any:

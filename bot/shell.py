@@ -45,7 +45,7 @@ class ShellSession:
                 print(f"  (link) {button.data}", file=self.out)
                 return None
             return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, callback_data=button.data,
-                                      kind="callback", message_id=self.message_id, first_name="shell"))
+                                      kind="callback", message_id=self.message_id))
         if stripped.startswith("/upload"):
             path = Path(stripped[len("/upload"):].strip()).expanduser()
             try:
@@ -54,8 +54,8 @@ class ShellSession:
                 print(f"  cannot read {path}: {exc.strerror or exc}", file=self.out)
                 return None
             return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, kind="document",
-                                      document=Document(path.name, content), first_name="shell"))
-        return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, text=text, first_name="shell"))
+                                      document=Document(path.name, content)))
+        return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, text=text))
 
     def lang(self) -> str:
         from storage.models import User

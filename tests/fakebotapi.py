@@ -51,6 +51,7 @@ class FakeBotAPI:
         self.flood_seconds = 1
         self.files: dict[str, bytes] = {}
         self.drop_requests = 0  # the next N requests are cut off without an answer (a dead network)
+        self.valid_token: str | None = None  # when set, any other token gets 401 Unauthorized
         self._cond = threading.Condition()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -90,6 +91,9 @@ class FakeBotAPI:
                     server.drop_requests -= 1
                     self.close_connection = True
                     self.request.shutdown(socket.SHUT_RDWR)
+                    return
+                if server.valid_token is not None and parts[0] != f"bot{server.valid_token}":
+                    self._send(401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}')
                     return
                 params, files = server._parse(self.headers.get("Content-Type", ""), body, parsed.query)
                 status, payload = server.dispatch(parts[1], params, files)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakebotapi import FakeBotAPI
 
 TOKEN = "987654:PROCESS-token-abcdefghijklmnopqr"
@@ -85,3 +87,36 @@ def test_webhook_mode_receives_updates(api: FakeBotAPI, tmp_path: Path) -> None:
         assert "创新联合体" in api.wait_reply(41, 0, timeout=30).params["text"]
     finally:
         stop_bot(proc)
+
+
+def _cli_env(api_base: str, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env.update({"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_BASE_URL": api_base})
+    return env
+
+
+@pytest.mark.parametrize("command", [["run"], ["reminders", "run-once", "--now", "2027-01-24T09:00"]])
+def test_rejected_token_is_one_line_without_the_token(api: FakeBotAPI, tmp_path: Path, command: list[str]) -> None:
+    api.valid_token = TOKEN
+    wrong = "111111:WRONG-token-abcdefghijklmnopqrs"
+    exe = Path(sys.executable).parent / "consortium-bot"
+    res = subprocess.run([str(exe), *command], cwd=tmp_path, env=_cli_env(api.base_url, wrong),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "rejected TELEGRAM_BOT_TOKEN" in res.stderr
+    assert "Traceback" not in res.stderr and "WRONG" not in res.stderr + res.stdout
+
+
+@pytest.mark.parametrize("command", [["run"], ["reminders", "run-once"]])
+def test_unreachable_bot_api_is_one_line_exit_1(tmp_path: Path, command: list[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    exe = Path(sys.executable).parent / "consortium-bot"
+    res = subprocess.run([str(exe), *command], cwd=tmp_path, env=_cli_env(dead, TOKEN),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert "cannot reach the Telegram Bot API" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
