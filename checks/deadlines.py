@@ -14,6 +14,16 @@ deduplicates them across runs and replicas:
 
 After downtime only the latest stage whose time has come is returned — the caller sends it once,
 the stages slept through are not sent in a burst.
+
+Minimum gap (``Policy.min_gap_hours``, 12 h by default): a contact stage is *not* returned while the
+next regular stage of the same deadline falls due within ``min_gap`` of ``now`` — that next stage
+goes out on time instead. A late (caught-up) stage therefore never precedes the next one by a few
+minutes (e.g. a pass at 08:59 catching up ``before:14`` a week late, followed at 09:00 by
+``before:7``: both would read "还剩 7 天"); only ``before:7`` is sent, at 09:00. The same applies to
+a snooze that ends shortly before the next regular stage. Consequence (no ledger needed, the rule is
+stateless): two reminders of one deadline to one contact are always at least ``min_gap`` apart, and
+an on-time send (at most ``24 h - min_gap`` late for daily stages) is never suppressed. ``min_gap``
+must stay below one day, the shortest distance between two stages.
 """
 
 from __future__ import annotations
@@ -95,6 +105,11 @@ class Policy:
     days_before: tuple[int, ...] = DEFAULT_DAYS_BEFORE
     overdue_daily_days: int = 7
     digest_weekday: int = 0  # Monday
+    min_gap_hours: float = 12.0  # see the module docstring
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_gap_hours < 24:
+            raise ValueError("min_gap_hours must be at least 0 and less than 24 (stages are a day apart)")
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
@@ -142,6 +157,26 @@ def _latest_regular_stage(due_on: date, now: datetime, policy: Policy) -> Stage 
     return Stage(f"before:{n}", policy.at(due_on - timedelta(days=n)))
 
 
+def _is_stage_day(k: int, policy: Policy) -> bool:
+    """Whether ``k`` days after the due date (negative: before) is the day of a regular stage."""
+    if k <= 0:
+        return -k in policy.days_before
+    if k <= policy.overdue_daily_days:
+        return True
+    return (k - policy.overdue_daily_days) % 7 == 0
+
+
+def _next_stage_soon(due_on: date, now: datetime, policy: Policy) -> bool:
+    """Whether a regular stage falls due after ``now`` but within ``policy.min_gap_hours``."""
+    gap = timedelta(hours=policy.min_gap_hours)
+    today = policy.local_date(now)
+    for day in (today, today + timedelta(days=1)):  # min_gap < 1 day: only these can be that close
+        at = policy.at(day)
+        if now < at < now + gap and _is_stage_day((day - due_on).days, policy):
+            return True
+    return False
+
+
 def _overdue_key(k: int, policy: Policy) -> str:
     if k <= policy.overdue_daily_days:
         return f"overdue:d{k}"
@@ -168,12 +203,15 @@ def contact_stage(
     """The stage a consortium contact should have received by ``now`` for one deadline, or None.
 
     None when the deadline is submitted or waived, reported submitted by a contact (awaiting the
-    officers' confirmation), snoozed, or no stage has come yet. After a snooze has ended, the
-    snooze stage wins unless a regular stage came later.
+    officers' confirmation), snoozed, or no stage has come yet, and also while the next regular
+    stage falls due within ``policy.min_gap_hours`` (it supersedes a late one). After a snooze has
+    ended, the snooze stage wins unless a regular stage came later.
     """
     if status in (SUBMITTED, WAIVED) or reported:
         return None
     if snoozed_until is not None and now < snoozed_until:
+        return None
+    if _next_stage_soon(due_on, now, policy):
         return None
     stage = _latest_regular_stage(due_on, now, policy)
     if snoozed_until is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -69,15 +70,24 @@ DUE = date(2026, 12, 31)
         (local(2026, 11, 30), None),
         (local(2026, 12, 1, 8, 59), None),  # 30 days before, before the send hour
         (local(2026, 12, 1), "before:30"),
-        (local(2026, 12, 16, 23), "before:30"),
+        (local(2026, 12, 16, 20), "before:30"),  # 13 h before the next stage: still sent
+        (local(2026, 12, 16, 23), None),  # before:14 falls due within the 12 h minimum gap: it supersedes
         (local(2026, 12, 17), "before:14"),
         (local(2026, 12, 29, 10), "before:3"),  # catch-up after downtime: only the latest stage
-        (local(2026, 12, 31, 8), "before:1"),
+        (local(2026, 12, 24, 8, 59), None),  # before:14 a week late, before:7 a minute away: wait for it
+        (local(2026, 12, 23, 23, 59), None),  # …also when the next stage is tomorrow morning
+        (local(2026, 12, 23, 20, 59), "before:14"),  # a catch-up 12 h 1 min before the next stage
+        (local(2026, 12, 30, 21), "before:1"),  # exactly 12 h before the next one: still sent
+        (local(2026, 12, 31, 8), None),
         (local(2026, 12, 31), "before:0"),  # the due day itself
-        (local(2027, 1, 1, 8), "before:0"),
+        (local(2027, 1, 1, 8), None),
+        (local(2027, 1, 1, 0), None),
+        (local(2026, 12, 31, 20), "before:0"),
         (local(2027, 1, 1), "overdue:d1"),
         (local(2027, 1, 7), "overdue:d7"),
-        (local(2027, 1, 13, 22), "overdue:d7"),
+        (local(2027, 1, 13, 20), "overdue:d7"),
+        (local(2027, 1, 13, 22), None),
+        (local(2027, 1, 10, 23), "overdue:d7"),  # daily phase over: the next stage (w1) is days away
         (local(2027, 1, 14), "overdue:w1"),
         (local(2027, 1, 20), "overdue:w1"),
         (local(2027, 1, 21), "overdue:w2"),
@@ -177,3 +187,43 @@ def test_no_alert_flood_for_long_overdue_deadlines() -> None:
     """A deadline that went overdue more than 30 days ago (an imported history) gets no alert of its own."""
     assert d.officer_alert_stage(DUE, local(2027, 1, 30), P) is not None
     assert d.officer_alert_stage(DUE, local(2027, 2, 1), P) is None
+
+
+@pytest.mark.parametrize("step", [timedelta(minutes=1), timedelta(minutes=47), timedelta(hours=5, minutes=13)])
+def test_two_reminders_of_one_deadline_are_at_least_the_minimum_gap_apart(step: timedelta) -> None:
+    """Passes at any rhythm: every stage key goes out at most once (the ledger) and consecutive sends of
+    one deadline are ≥ 12 h apart — a caught-up stage never precedes the next one by minutes."""
+    sends: list[tuple[datetime, str]] = []
+    seen: set[str] = set()
+    t = local(2026, 11, 25, 0) + timedelta(minutes=7)
+    end = local(2027, 1, 20) if step < timedelta(hours=1) else local(2027, 12, 1)
+    if step == timedelta(minutes=1):
+        t, end = local(2026, 12, 23, 21, 1), local(2027, 1, 3, 12)  # first pass: before:14 is late, superseded
+    while t < end:
+        st = d.contact_stage(DUE, t, P)
+        if st is not None and st.key not in seen:
+            seen.add(st.key)
+            sends.append((t, st.key))
+        t += step
+    assert sends, "nothing was sent"
+    gaps = [b[0] - a[0] for a, b in pairwise(sends)]
+    assert all(g >= timedelta(hours=P.min_gap_hours) for g in gaps), sends
+    if step == timedelta(minutes=1):  # on time: every stage at 09:00 sharp, none skipped
+        assert [k for _, k in sends] == ["before:7", "before:3", "before:1", "before:0",
+                                         "overdue:d1", "overdue:d2", "overdue:d3"]
+        assert all(at.astimezone(SH).strftime("%H:%M") == "09:00" for at, _ in sends)
+
+
+def test_a_snooze_ending_just_before_the_next_stage_is_superseded_by_it() -> None:
+    until = local(2026, 12, 24, 8, 30)  # snoozed the before:14 reminder; before:7 falls due at 09:00
+    assert d.contact_stage(DUE, local(2026, 12, 24, 8, 30), P, snoozed_until=until) is None
+    st = d.contact_stage(DUE, local(2026, 12, 24, 9), P, snoozed_until=until)
+    assert st is not None and st.key == "before:7"
+
+
+def test_minimum_gap_must_stay_under_a_day() -> None:
+    with pytest.raises(ValueError):
+        d.Policy(tz=SH, min_gap_hours=24)
+    p0 = d.Policy(tz=SH, min_gap_hours=0)  # no gap: the late stage is sent a minute before the next
+    st = d.contact_stage(DUE, local(2026, 12, 24, 8, 59), p0)
+    assert st is not None and st.key == "before:14"

@@ -109,6 +109,24 @@ async def test_reminder_content_and_buttons(rdb: Database, rsettings: Settings) 
     assert data == [f"dl:rep:{dl}", f"dl:snz:{dl}", f"dl:ics:{dl}"]
 
 
+async def test_a_late_first_pass_does_not_send_the_same_deadline_twice_a_minute_apart(
+        rdb: Database, rsettings: Settings) -> None:
+    """Review case: approved 2025-03-01; a first pass at 08:59 on 12-24 would catch up before:14 of the
+    2026 annual report ("还剩 7 天"), and the 09:00 pass would send before:7 — the same text again."""
+    seed(rdb, record("R1", date(2025, 3, 1), date(2028, 3, 1), (111,)))
+    a25, a26 = deadline_id(rdb, "R1", "annual:2025"), deadline_id(rdb, "R1", "annual:2026")
+    rec = RecordingNotifier()
+    first = await tick(rdb, rsettings, rec, utc(2026, 12, 24, 0, 59))  # 08:59 in Kunming
+    second = await tick(rdb, rsettings, rec, utc(2026, 12, 24, 1, 0))
+    third = await tick(rdb, rsettings, rec, utc(2026, 12, 24, 1, 1))
+    per_deadline = Counter(dl for dl, who, _ in sent_ledger(rdb) if who == 111)
+    assert per_deadline == {a25: 1, a26: 1}
+    assert {(dl, st) for dl, who, st in sent_ledger(rdb) if who == 111} >= {(a26, "before:7")}
+    texts = [r.text for c, r in rec.sent if c == 111]
+    assert sum("还剩 7 天" in x for x in texts) == 1
+    assert first.sent >= 1 and second.sent >= 1 and third.sent == 0
+
+
 class FlakyThenOk:
     """Answers RetryAfter twice, then OK; counts attempts."""
 
