@@ -2,6 +2,12 @@
 
 :func:`parse_registry` validates every row and returns the records or every problem found, each with
 its line number; :func:`import_registry` writes all records in one transaction or nothing.
+
+Row rules beyond the column types: ``recommending_unit`` is required for ``bottom_up`` (the local
+authority's recommendation, 五（五）) and must be empty for ``top_down`` / ``open_competition``;
+``ends_on`` must be after ``approved_on`` (no zero-length term); text cells must not contain line
+breaks or control characters. Dates: Excel date cells and serial day numbers, or text
+``YYYY-MM-DD`` — also read: ``YYYY/M/D``, ``YYYY.M.D`` and ``YYYY年M月D日`` (the error message says so).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,6 +43,9 @@ MAX_CELL = 200
 EXCEL_EPOCH = date(1899, 12, 30)
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
 _ID_SPLIT = re.compile(r"[;；,，\s]+")
+DATE_HELP = "use YYYY-MM-DD; YYYY/M/D, YYYY.M.D, YYYY年M月D日 and Excel date cells are also read"
+TEXT_COLUMNS = ("name", "lead_unit", "industry_field", "recommending_unit")
+NEEDS_RECOMMENDING_UNIT = "bottom_up"
 
 
 class RegistryFileError(Exception):
@@ -132,7 +142,7 @@ def _cell_text(v: Any) -> str:
 
 
 def parse_date(v: Any) -> date:
-    """YYYY-MM-DD (also / . and 年月日), a date/datetime cell, or an Excel serial day number."""
+    """YYYY-MM-DD (also YYYY/M/D, YYYY.M.D, YYYY年M月D日), a date/datetime cell, or an Excel serial day number."""
     if isinstance(v, datetime):
         return v.date()
     if isinstance(v, date):
@@ -148,6 +158,11 @@ def parse_date(v: Any) -> date:
     if not m:
         raise ValueError
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+def _has_control(text: str) -> bool:
+    """A line break, tab or other control character (also U+2028/U+2029 line/paragraph separators)."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
 
 
 def _chat_ids(v: Any) -> list[int]:
@@ -209,9 +224,11 @@ def _parse_row(line: int, row: dict[str, Any], errors: list[RowError], seen: dic
     for k in ("name", "lead_unit", "route", "approved_on", "ends_on"):
         if not text[k]:
             err(f"{k} is empty")
-    for k in ("name", "lead_unit", "industry_field", "recommending_unit"):
+    for k in TEXT_COLUMNS:
         if len(text[k]) > MAX_CELL:
             err(f"{k} is longer than {MAX_CELL} characters")
+        if _has_control(text[k]):
+            err(f"{k} contains a line break or control character")
     name = text["name"]
     if name:
         if name in seen:
@@ -221,15 +238,22 @@ def _parse_row(line: int, row: dict[str, Any], errors: list[RowError], seen: dic
     route = text["route"].lower()
     if text["route"] and route not in ROUTES:
         err(f"unknown route '{text['route']}' (use top_down, open_competition or bottom_up)")
+    elif route == NEEDS_RECOMMENDING_UNIT and not text["recommending_unit"]:
+        err("recommending_unit is empty: a bottom_up consortium needs the local authority that recommends it (五（五）)")
+    elif route and route != NEEDS_RECOMMENDING_UNIT and text["recommending_unit"]:
+        err(f"recommending_unit '{text['recommending_unit']}' must be empty for route {route} "
+            "(only bottom_up consortia have a recommending unit)")
     dates: dict[str, date] = {}
     for k in ("approved_on", "ends_on"):
         if text[k]:
             try:
                 dates[k] = parse_date(row.get(k))
             except (ValueError, OverflowError):
-                err(f"{k} '{text[k]}' is not a date (use YYYY-MM-DD)")
+                err(f"{k} '{text[k]}' is not a date ({DATE_HELP})")
     if len(dates) == 2 and dates["ends_on"] < dates["approved_on"]:
         err(f"ends_on {dates['ends_on']} is before approved_on {dates['approved_on']}")
+    elif len(dates) == 2 and dates["ends_on"] == dates["approved_on"]:
+        err(f"ends_on {dates['ends_on']} is the approval date: the term must end after approved_on")
     try:
         ids = _chat_ids(row.get("contact_chat_ids"))
     except ValueError as exc:
@@ -262,11 +286,18 @@ def import_registry(db: Database, data: bytes, filename: str, now: datetime) -> 
 
 # -- export ----------------------------------------------------------------------------------
 
+OPEN = "open"  # the export's word for a deadline not marked submitted or waived (CSV and XLSX alike)
+
+
+def status_word(status: str | None) -> str:
+    return status or OPEN
+
+
 def _deadline_cell(deadlines: Iterable[Any]) -> str:
     parts = []
     for d in deadlines:
         label = d.rule_key or f"custom:{d.title}"
-        parts.append(f"{label}@{d.due_on.isoformat()}={d.status or 'open'}")
+        parts.append(f"{label}@{d.due_on.isoformat()}={status_word(d.status)}")
     return "; ".join(parts)
 
 
@@ -283,7 +314,7 @@ def export_rows(db: Database) -> tuple[list[list[Any]], list[list[Any]]]:
                         ";".join(str(ct.chat_id) for ct in c.contacts), _deadline_cell(c.deadlines)])
             for d in c.deadlines:
                 dls.append([d.id, c.name, d.kind, d.rule_key or "", d.title, d.due_on.isoformat(), d.clause,
-                            d.status or "", d.status_at.isoformat() if d.status_at else ""])
+                            status_word(d.status), d.status_at.isoformat() if d.status_at else ""])
     return reg, dls
 
 

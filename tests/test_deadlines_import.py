@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from datetime import date, datetime
@@ -66,6 +67,14 @@ BAD_ROWS = [
     ("丁,牵头,领域,top_down,,2025-01-01,2028-01-01,12ab", "'12ab' is not a numeric Telegram chat id"),
     ("甲,牵头,领域,top_down,,2025-01-01,2028-01-01,1", "duplicate name '甲' (first on line 4)"),
     (",牵头,领域,top_down,,2025-01-01,2028-01-01,1", "name is empty"),
+    ("己,牵头,领域,bottom_up,,2025-01-01,2028-01-01,1", "recommending_unit is empty: a bottom_up consortium needs"),
+    ("庚,牵头,领域,top_down,某市科技局,2025-01-01,2028-01-01,1", "must be empty for route top_down"),
+    ("辛,牵头,领域,open_competition,某市科技局,2025-01-01,2028-01-01,1", "must be empty for route open_competition"),
+    ("壬,牵头,领域,top_down,,2025-01-01,2025-01-01,1", "the term must end after approved_on"),
+    ("癸\x1b联合体,牵头,领域,top_down,,2025-01-01,2028-01-01,1", "name contains a line break or control character"),
+    ("子,牵头\t单位,领域,top_down,,2025-01-01,2028-01-01,1", "lead_unit contains a line break or control character"),
+    ("丑,牵头,领域,top_down,,01/03/2025,2028-01-01,1", "approved_on '01/03/2025' is not a date (use YYYY-MM-DD; "),
+    ('"寅\n联合体",牵头,领域,top_down,,2025-01-01,2028-01-01,1', "name contains a line break"),  # last: 2 lines
 ]
 
 
@@ -146,6 +155,12 @@ def test_export_round_trip(db: Database, tmp_path: Path) -> None:
     assert wb.sheetnames == ["registry", "deadlines"]
     statuses = {(r[1], r[3]): r[7] for r in wb["deadlines"].iter_rows(min_row=2, values_only=True)}
     assert statuses[("绿色铝创新联合体", "annual:2024")] == "submitted"
+    # the same words as the CSV export: an unmarked deadline is "open" in both, never empty / None
+    assert statuses[("绿色铝创新联合体", "end_of_term")] == "open"
+    assert set(statuses.values()) == {"submitted", "open"}
+    xlsx_cells = {r[0]: r[8] for r in wb["registry"].iter_rows(min_row=2, values_only=True)}
+    csv_cells = {r[0]: r[8] for r in csv.reader(io.StringIO(text)) if r[0] != "name"}
+    assert xlsx_cells == csv_cells
     before = registry(db)
     for path in (out_csv, out_xlsx):  # the export imports back unchanged
         summary, errors = import_registry(db, path.read_bytes(), path.name, utc(2026, 5, 1))
@@ -200,3 +215,16 @@ def test_cli_import_export_and_run_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert code == 0 and "sent 0" in out and "→ [" not in out
     code, out, err = cli("reminders", "run-once", "--now", "tomorrow")
     assert code == 2 and "not an ISO date-time" in err and "Traceback" not in err
+
+
+def test_slash_dates_are_read_and_a_multiline_name_reports_its_first_line(db: Database) -> None:
+    summary, errors = import_registry(db, csv_bytes("斜杠日期联合体,牵头,领域,top_down,,2024/03/01,2027/2/28,1"),
+                                      "reg.csv", utc(2026, 1, 1))
+    assert errors == [] and summary is not None
+    assert registry(db)["斜杠日期联合体"][2:4] == (date(2024, 3, 1), date(2027, 2, 28))
+    data = _xlsx([["好", "牵头", "领域", "bottom_up", "昆明市科技局", 45717, 47299, 1],
+                  ["两行\n名称", "牵头", "领域", "top_down", None, 45717, 47299, 1],
+                  ["自下而上", "牵头", "领域", "bottom_up", None, 45717, 47299, 1]])
+    summary, errors = import_registry(db, data, "reg.xlsx", utc(2026, 1, 1))
+    assert summary is None
+    assert [(e.line, e.message.split(" ")[0]) for e in errors] == [(3, "name"), (4, "recommending_unit")]
