@@ -11,6 +11,7 @@ import string
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from checks.model import Checklist, Condition, Question, Rule
@@ -260,6 +261,40 @@ def fmt_num(v: float | int) -> str:
     return str(int(r)) if r.is_integer() else f"{r:.2f}".rstrip("0")
 
 
+AMOUNT_PLACES = 4  # amounts in 万元: 0.0001 万元 is 1 元
+RATIO_PLACES = 2
+_CTX = Context(prec=800)  # exact for any finite float (≤ 309 integer digits) to 4 places, and their products
+
+
+def _dec(v: float | int) -> Decimal:
+    return Decimal(repr(float(v))) if isinstance(v, float) else Decimal(int(v))
+
+
+def _fmt_dec(d: Decimal, places: int, rounding: str) -> str:
+    q = Context(prec=_CTX.prec, rounding=rounding).quantize(d, Decimal(1).scaleb(-places))
+    text = format(q, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def fmt_amount(v: float | int, rounding: str = ROUND_HALF_EVEN) -> str:
+    """An amount in 万元 to 1 元 (4 places), without trailing zeros: 200.001 → "200.001", 150.0 → "150"."""
+    if isinstance(v, bool):
+        return str(v)
+    return _fmt_dec(_dec(v), AMOUNT_PLACES, rounding)
+
+
+def fmt_ratio(num: float | int, den: float | int, minimum: float, holds: bool) -> str:
+    """num / den to 2 places, truncated: a ratio below ``minimum`` never reads as equal to it
+    (199.99 : 100 → "1.99", not "2"). When the rule holds (within the float tolerance) it never reads
+    below ``minimum`` either."""
+    exact = _CTX.divide(_dec(num), _dec(den))
+    if holds:
+        exact = max(exact, _dec(minimum))
+    return _fmt_dec(exact, RATIO_PLACES, ROUND_DOWN)
+
+
 def fmt_value(q: Question, v: Any, lang: str) -> str:
     """An answer as a person reads it."""
     if v is NA:
@@ -274,7 +309,7 @@ def fmt_value(q: Question, v: Any, lang: str) -> str:
         return ("; " if lang == "en" else "、").join(labels) or ("none" if lang == "en" else "无")
     if q.type in ("number", "int"):
         unit = q.unit.get(lang) if q.unit else ""
-        return f"{fmt_num(v)} {unit}".strip()
+        return f"{fmt_amount(v) if q.type == 'number' else fmt_num(v)} {unit}".strip()
     if q.type == "date":
         return q.nullable.get(lang) if v is None and q.nullable else v.isoformat()
     return str(v)
@@ -299,18 +334,22 @@ def _computed(checklist: Checklist, rule: Rule, facts: Mapping[str, Any], out: _
     for r in (rule.all or []) + (rule.any or []) + ([rule.not_] if rule.not_ else []):
         _computed(checklist, r, facts, out, lang)
     if rule.ratio is not None:
+        # amounts to 1 元; the amount still needed is rounded up (raising it is enough), the ratio
+        # truncated (see fmt_ratio); a zero denominator has no ratio (nothing requested, nothing to match)
         num, den, k = rule.ratio.num, rule.ratio.den, rule.ratio.min
         out["min_ratio"] = fmt_num(k)
         if _has(facts, den):
-            need = k * facts[den]
-            out["min_required"] = fmt_num(need)
+            need = _CTX.multiply(_dec(k), _dec(facts[den]))
+            out["min_required"] = _fmt_dec(need, AMOUNT_PLACES, ROUND_CEILING)
             if _has(facts, num):
-                out["shortfall"] = fmt_num(max(0.0, need - facts[num]))
-                out["ratio"] = fmt_num(facts[num] / facts[den]) if facts[den] else "∞"
+                holds = bool(truth(rule, facts, date.min))
+                short = Decimal(0) if holds else max(Decimal(0), _CTX.subtract(need, _dec(facts[num])))
+                out["shortfall"] = _fmt_dec(short, AMOUNT_PLACES, ROUND_CEILING)
+                out["ratio"] = fmt_ratio(facts[num], facts[den], k, holds) if facts[den] else "—"
         if _has(facts, num):
-            out["num"] = fmt_num(facts[num])
+            out["num"] = fmt_amount(facts[num])
         if _has(facts, den):
-            out["den"] = fmt_num(facts[den])
+            out["den"] = fmt_amount(facts[den])
     if rule.sum is not None and all(_has(facts, n) for n in rule.sum):
         out["sum"] = fmt_num(sum(facts[n] for n in rule.sum))
     if rule.fact is not None and _has(facts, rule.fact):
@@ -400,6 +439,11 @@ def evaluate_condition(
     if applies is False:
         status = "n/a"
         reason = "does not apply" if lang == "en" else "不适用"
+    elif (ratio := cond.rule.ratio) is not None and _has(facts, ratio.den) and facts[ratio.den] == 0:
+        # nothing to match (e.g. no provincial funds requested): the ratio rule does not apply
+        status = "n/a"
+        reason = render(msgs.zero.get(lang), values) if msgs.zero else (
+            f"{ratio.den} is 0: the ratio does not apply" if lang == "en" else f"{ratio.den} 为 0，比例要求不适用")
     else:
         ok = truth(cond.rule, facts, today) if applies else None
         if ok is None:
@@ -409,7 +453,7 @@ def evaluate_condition(
             if cond.kind == "check" and msgs.fix is not None:
                 fix = _unknown_fix(checklist, cond, facts, lang)
         elif ok:
-            status = "info" if cond.kind == "info" else "pass"
+            status = "info" if cond.kind == "info" else cond.on_true
             reason = render(msgs.pass_.get(lang), values)
         else:
             status = "info" if cond.kind == "info" else cond.on_false

@@ -181,7 +181,8 @@ def _check_rule(cl: Checklist, rule: Rule, item: str, fail: Any) -> None:
 def _check_messages(c: Condition, item: str, fail: Any) -> None:
     allowed = set(c.rule.facts()) | (set(c.applies_when.facts()) if c.applies_when else set()) | COMPUTED
     texts: list[tuple[str, Text | None]] = [("pass", c.messages.pass_), ("fail", c.messages.fail),
-                                             ("fix", c.messages.fix), ("unknown", c.messages.unknown)]
+                                             ("fix", c.messages.fix), ("unknown", c.messages.unknown),
+                                             ("zero", c.messages.zero)]
     for key, text in texts:
         if text is None:
             continue

@@ -188,6 +188,7 @@ class Messages(_Strict):
     fail: Text
     fix: Text | None = None
     unknown: Text | None = None
+    zero: Text | None = None  # ratio rules: the reason when the denominator is 0 (the rule does not apply)
 
 
 class Condition(_Strict):
@@ -199,6 +200,7 @@ class Condition(_Strict):
     applies_when: Rule | None = None
     kind: Literal["check", "info"] = "check"
     on_false: Literal["fail", "warn"] = "fail"
+    on_true: Literal["pass", "info"] = "pass"  # info: true is only information, false still warns/fails
     messages: Messages
 
     @field_validator("id")
@@ -212,6 +214,8 @@ class Condition(_Strict):
     def _fix(self) -> Condition:
         if self.kind == "check" and self.messages.fix is None:
             raise ValueError("a checked condition needs a 'fix' message")
+        if self.messages.zero is not None and self.rule.ratio is None:
+            raise ValueError("a 'zero' message needs a ratio rule")
         return self
 
     @property
