@@ -41,6 +41,10 @@ def read_answers(path: str) -> dict[str, Any]:
         raise UserError(f"answers file '{path}' does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"answers file '{path}' cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    where = "the answers on standard input" if path == "-" else f"answers file '{path}'"
+    if not text.strip():
+        raise UserError(f"{where} {'are' if path == '-' else 'is'} empty: give a JSON or YAML mapping of fact ids "
+                        "to values ('{}' for no answers)")
     data: Any
     try:
         data = json.loads(text)
@@ -53,8 +57,9 @@ def read_answers(path: str) -> dict[str, Any]:
             mark = getattr(exc, "problem_mark", None)
             at = f" (line {mark.line + 1})" if mark is not None else ""
             raise UserError(f"answers file '{path}' is neither JSON nor YAML{at}") from None
-    if data is None:
-        data = {}
+    if data is None:  # only comments, or an empty YAML document
+        raise UserError(f"{where} {'hold' if path == '-' else 'holds'} no answers: give a mapping of fact ids "
+                        "to values ('{}' for no answers)")
     if not isinstance(data, dict):
         raise UserError(f"answers file '{path}' must hold a mapping of fact ids to values")
     return {str(k): v for k, v in data.items()}

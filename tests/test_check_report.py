@@ -117,6 +117,9 @@ def test_cli_yaml_answers_human_output_and_reports(tmp_path: Path, capsys: pytes
     ("[1, 2]", [], "must hold a mapping"),
     ("a: [unclosed", [], "neither JSON nor YAML"),
     ("{}", ["--today", "2026-13-01"], "--today: '2026-13-01' is not a real date"),
+    ("", [], "answers.txt' is empty"),  # a zero-byte file is not "no answers"
+    (" \n\t\n", [], "answers.txt' is empty"),
+    ("# only a comment\n", [], "answers.txt' holds no answers"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, extra: list[str], words: str,
@@ -145,3 +148,12 @@ def test_cli_unwritable_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code, _, err = run(capsys, "check", "member", "--answers", str(f), "--today", "2026-11-26",
                        "--docx", str(tmp_path / "no" / "dir" / "r.docx"))
     assert code == 2 and "cannot write" in err
+
+
+@pytest.mark.parametrize("stdin", ["", "  \n", "---\n"])
+def test_cli_empty_stdin_is_bad_input(stdin: str, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code, out, err = run(capsys, "check", "lead-unit", "--answers", "-", "--today", "2026-11-26")
+    assert code == 2 and not out and err.count("\n") == 1
+    assert "the answers on standard input" in err and "Traceback" not in err
