@@ -22,11 +22,16 @@ W_BM25 = 1.0
 W_DENSE = 0.7
 W_SENT = 0.7
 PARENT_FACTOR = 0.8
-ATTACH_FACTOR = 0.8  # attachment clauses, unless the question is about the form/template/outline
+SUB_MIN_BM25 = 4.0  # a named clause's part is preferred to it when it matches the question this well…
+SUB_SHARE = 0.8  # …and nearly as well as the best clause overall
+ATTACH_FACTOR = 0.8
+HEADING_FACTOR = 2.0
+HEADING_GROUP = 5
+ROLE_FACTOR = 0.7  # clauses whose headings name only the other role (members' conditions for a lead-unit question)  # clauses whose own heading phrase (填表说明, 经费配套) the question names, longest phrase  # attachment clauses, unless the question is about the form/template/outline
 _REF_SUB = re.compile(rf"([{CN_NUM}])[、.]?\s*[（(]([{CN_NUM}])[)）]\s*(\d{{1,2}})?")
 _REF_NUM = re.compile(r"(?<![\d:：])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
 _REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])([{CN_NUM}])、")
-_REF_ATTACH = re.compile(r"附件\s*([123])|attachment\s*([123])", re.I)
+_REF_ATTACH = re.compile(r"附件\s*([123一二三])|attachment\s*([123])", re.I)
 
 
 @dataclass
@@ -46,6 +51,11 @@ class Retrieval:
     unknown: list[str] = field(default_factory=list)  # question words the scheme never uses
 
 
+def role_stem(role: str) -> str:
+    """牵头单位 → 牵头, 成员单位 → 成员 (headings say 牵头单位应具备… and 成员应具备…)."""
+    return role[:-2] if role.endswith("单位") and len(role) > 3 else role
+
+
 def explicit_refs(text: str, corpus: Corpus) -> list[str]:
     """Clause ids the text names by number (四（一）1, 4.1, 第八条, 附件2 …)."""
     refs: list[str] = []
@@ -60,7 +70,8 @@ def explicit_refs(text: str, corpus: Corpus) -> list[str]:
         for m in _REF_SECTION.finditer(text):
             refs.append(str(CN_NUM.index(m.group(1) or m.group(2)) + 1))
         for m in _REF_ATTACH.finditer(text):
-            refs.append(f"A{m.group(1) or m.group(2)}")
+            n = m.group(1) or m.group(2)
+            refs.append(f"A{CN_NUM.index(n) + 1 if n in CN_NUM else n}")
     return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
 
 
@@ -148,11 +159,21 @@ class Retriever:
             for rank, i in enumerate(np.argsort(-dense, kind="stable")):
                 fused[i] += W_DENSE / (RRF_K + rank + 1)
         fused[self.is_parent] *= PARENT_FACTOR
+        fused[self._other_role(q)] *= ROLE_FACTOR
+        heading = self._heading_prior(q.text)  # the question's own words (lexicon targets are too loose here)
+        if heading is not None:
+            fused[heading] *= HEADING_FACTOR
         if not q.about_attachments:
             fused[self.is_attachment] *= ATTACH_FACTOR
         refs = explicit_refs(q.text, self.corpus)
         for j, cid in enumerate(refs):
             fused[self.ids.index(cid)] += 1.0 - 0.01 * j
+            # "附件1 … 需要附哪些材料": a part of the named clause that matches the rest of the question better
+            sub = [i for i, x in enumerate(self.ids) if x != cid and self.corpus.is_under(x, cid)]
+            if sub:
+                best = max(sub, key=lambda i: bm[i])
+                if bm[best] > bm[self.ids.index(cid)] and bm[best] >= max(SUB_MIN_BM25, SUB_SHARE * bm.max()):
+                    fused[best] += 1.0 - 0.01 * j + 0.005
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         parent = self._collapse(q, [self.ids[i] for i in order[:3]])
         if parent is not None:  # siblings at the top and the question is about their parent: answer with it
@@ -175,6 +196,42 @@ class Retriever:
         feats, unknown = self.features(q, bm, dense)
         feats["explicit"] = float(bool(refs))
         return Retrieval(q, hits, feats, unknown)
+
+    def _other_role(self, q: Query) -> np.ndarray:
+        """Clauses whose headings name a role (牵头单位/成员单位) but not the one the question asks about."""
+        roles = self.analyzer.lexicon.roles
+        asked = [r for r in q.slot_terms.get("actor", []) if r in roles]
+        out = np.zeros(len(self.ids), dtype=bool)
+        if not asked:
+            return out
+        for i, cid in enumerate(self.ids):
+            c = self.corpus.clauses[cid]
+            heads = " ".join((*c.path, c.title))
+            named = [r for r in roles if role_stem(r) in heads]
+            out[i] = bool(named) and not any(role_stem(r) in heads for r in asked)
+        return out
+
+    def _heading_prior(self, text: str) -> np.ndarray | None:
+        """Clauses whose own heading phrase (a label part such as 填表说明, or a title) the question
+        contains; when several phrases occur, those of the longest one."""
+        if not hasattr(self, "_heads"):
+            heads: list[set[str]] = []
+            for cid in self.ids:
+                c = self.corpus.clauses[cid]
+                parts = {p for p in c.label.split() if len(p) >= 3 and not re.search(r"\d", p)}
+                if c.title and 3 <= len(c.title) <= 12:
+                    parts.add(c.title)
+                heads.append(parts)
+            shared: dict[str, int] = {}
+            for parts in heads:
+                for p in parts:
+                    shared[p] = shared.get(p, 0) + 1
+            # a phrase naming a small group (填表说明: 5 notes), not a whole attachment (申请表: 8 parts)
+            self._heads = [{p for p in parts if shared[p] <= HEADING_GROUP} for parts in heads]
+        best = max((len(p) for parts in self._heads for p in parts if p in text), default=0)
+        if not best:
+            return None
+        return np.array([any(len(p) == best and p in text for p in parts) for parts in self._heads])
 
     def _collapse(self, q: Query, top: list[str]) -> str | None:
         """The parent of ≥ 2 of the top clauses when its own heading covers the question."""

@@ -142,6 +142,11 @@ def _number(c: Clause) -> str:
     return heading_line(Clause(c.id, "", "", "", "x"))[:-1]  # （一） / 1. / 一、
 
 
+def _stem(actor: str) -> str:
+    """牵头单位 → 牵头, 成员单位 → 成员 (headings say 牵头单位应具备… and 成员应具备…)."""
+    return actor[:-2] if actor.endswith("单位") and len(actor) > 3 else actor
+
+
 def detect_lang(text: str) -> str:
     return "zh" if has_cjk(text) or not re.search(r"[A-Za-z]{2}", text) else "en"
 
@@ -164,11 +169,28 @@ def _word_end(text: str, prefix: str) -> bool:
     return True
 
 
+_SCRIPT = re.compile(r"<\s*(script|style|iframe|object|template)\b[^>]{0,200}>.{0,2000}?<\s*/\s*\1\s*>|"
+                     r"<\s*(script|style)\b[^>]{0,200}>.*$", re.I | re.S)
+_MD = [
+    (re.compile(r"```[^\n`]{0,20}\n?|```"), " "),  # code fences (their words stay)
+    (re.compile(r"!\[([^\]]{0,200})\]\([^)]{0,500}\)"), r"\1"),  # images keep their alt text
+    (re.compile(r"\[([^\]]{0,200})\]\([^)]{0,500}\)"), r"\1"),  # links keep their words
+    (re.compile(r"https?://\S+|www\.\S+"), " "),  # bare URLs say nothing about the scheme
+    (re.compile(r"(?m)^\s{0,3}(#{1,6}|>+|[-*+]|\d{1,2}[.)])\s+"), " "),  # headings, quotes, list bullets
+    (re.compile(r"(\*\*|__|~~|\*|`)"), " "),  # emphasis and inline code markers
+]
+
+
 def clean_question(text: str) -> tuple[str, bool]:
-    """Strip control characters and markup-ish noise; cut long pastes. Returns (text, truncated)."""
+    """Strip control characters and markup (HTML tags and entities, script/style content, Markdown
+    emphasis, links, headings, code fences); cut long pastes. Returns (text, truncated)."""
     text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
-    text = re.sub(r"<[^>]{0,200}>", " ", text)  # html tags
-    text = re.sub(r"\[([^\]]{0,200})\]\([^)]{0,500}\)", r"\1", text)  # markdown links keep their words
+    for _ in range(2):  # entities may hide tags (&lt;script&gt;)
+        text = html.unescape(_SCRIPT.sub(" ", text))
+    text = _SCRIPT.sub(" ", text)
+    text = re.sub(r"</?[A-Za-z!][^<>]{0,200}>", " ", text)  # html tags and comments
+    for pattern, repl in _MD:
+        text = pattern.sub(repl, text)
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) <= MAX_QUESTION:
         return text, False
@@ -314,6 +336,8 @@ class QAService:
 
     def _in_scope(self, ret: Retrieval) -> bool:
         f = ret.features
+        if ret.query.oos_shapes:  # about the assistant, another jurisdiction, dates/amounts the scheme lacks
+            return False
         if f.get("explicit"):
             return True
         if f["oos"] > 0 or f["known"] == 0 or not ret.hits:
@@ -332,6 +356,8 @@ class QAService:
         for h in ret.hits[1:MAX_CITED]:  # best first: stop at the first clause that is only weakly related
             if h.lexical < CITE_RATIO:
                 break
+            if self._other_actor(ret.query, chosen[0].clause, h.clause):
+                continue
             chosen.append(h)
         weights = self.retriever.term_weights(ret.query)
         cites = [self._citation(h.clause, weights) for h in chosen]
@@ -346,6 +372,21 @@ class QAService:
         if self.llm is not None:
             self._rephrase(ans)
         return ans
+
+    def _other_actor(self, q: Query, top: str, cid: str) -> bool:
+        """The question asks about the actor the best clause's headings name (the lead unit), and
+        this clause's headings name only another one (members): listed as related, not quoted."""
+        actors = self.analyzer.lexicon.slots.get("actor", [])
+
+        def heads(x: str) -> str:
+            c = self.corpus.clauses[x]
+            return " ".join((*c.path, c.title))
+
+        asked = [a for a in q.slot_terms.get("actor", []) if _stem(a) in heads(top)]
+        if not asked:
+            return False
+        h = heads(cid)
+        return any(_stem(a) in h for a in actors) and not any(_stem(a) in h for a in asked)
 
     def _label(self, cid: str, lang: str) -> str:
         c = self.corpus.clauses[cid]

@@ -44,11 +44,15 @@ class Lexicon:
     oos_zh: list[str]
     oos_en: list[str]
     attachment_cues: list[str] = field(default_factory=list)
+    oos_patterns_zh: list[re.Pattern[str]] = field(default_factory=list)
+    oos_patterns_en: list[re.Pattern[str]] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
         d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         oos = d.get("out_of_scope", {})
+        pats = d.get("out_of_scope_patterns", {})
         return cls(
             zh={str(k): [str(x) for x in v] for k, v in d["zh"].items()},
             en={str(k).lower(): [str(x) for x in v] for k, v in d["en"].items()},
@@ -56,6 +60,9 @@ class Lexicon:
             oos_zh=[str(x) for x in oos.get("zh", [])],
             oos_en=[str(x).lower() for x in oos.get("en", [])],
             attachment_cues=[str(x).lower() for x in d.get("attachment_cues", [])],
+            oos_patterns_zh=[re.compile(str(x)) for x in pats.get("zh", [])],
+            oos_patterns_en=[re.compile(str(x)) for x in pats.get("en", [])],
+            roles=[str(x) for x in d.get("roles", [])],
         )
 
     def targets(self) -> set[str]:
@@ -92,7 +99,14 @@ class Lexicon:
         low = text.lower()
         found = [w for w in self.oos_zh if w in text]
         found += [m.group(1) for m in self._oos_en_re.finditer(low)]
-        return found
+        return found + self.out_of_scope_shapes(text)
+
+    def out_of_scope_shapes(self, text: str) -> list[str]:
+        """Question shapes the scheme cannot answer (about the assistant, another jurisdiction's
+        policy, application dates, funding amounts, contacts): the matched pieces."""
+        low = text.lower()
+        found = [m.group(0) for p in self.oos_patterns_zh if (m := p.search(low))]
+        return found + [m.group(0) for p in self.oos_patterns_en if (m := p.search(low))]
 
 
 @dataclass
@@ -106,6 +120,7 @@ class Query:
     slot_terms: dict[str, list[str]] = field(default_factory=dict)
     about_attachments: bool = False
     hit_targets: dict[str, list[str]] = field(default_factory=dict)
+    oos_shapes: list[str] = field(default_factory=list)  # refused even when a clause is named
 
     def weighted(self, expansion_weight: float = 0.6, hit_weight: float = HIT_WEIGHT) -> dict[str, float]:
         """Term weights: the question's own words 1.0, words the lexicon rewrote lower, their mapping lower."""
@@ -186,7 +201,7 @@ class Analyzer:
         low = text.lower()
         about_att = any(c in low for c in self.lexicon.attachment_cues)
         return Query(text, toks, expansions, hits, self.lexicon.out_of_scope(text), english, slot_terms, about_att,
-                     {h: ts for h, ts in pairs})
+                     {h: ts for h, ts in pairs}, self.lexicon.out_of_scope_shapes(text))
 
     def follow_up(self, current: Query, previous: str) -> Query:
         """``current`` read in the topic of ``previous``: a term of the same class (actor, document …)
@@ -208,6 +223,7 @@ class Analyzer:
             current.lexicon_hits + [h for h in prev.lexicon_hits if h not in drop], current.oos,
             current.english, {**prev.slot_terms, **current.slot_terms},
             current.about_attachments or prev.about_attachments, {**prev.hit_targets, **current.hit_targets},
+            current.oos_shapes,
         )
 
 
