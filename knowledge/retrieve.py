@@ -200,7 +200,7 @@ class Retriever:
     def _other_role(self, q: Query) -> np.ndarray:
         """Clauses whose headings name a role (牵头单位/成员单位) but not the one the question asks about."""
         roles = self.analyzer.lexicon.roles
-        asked = [r for r in q.slot_terms.get("actor", []) if r in roles]
+        asked = [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text]
         out = np.zeros(len(self.ids), dtype=bool)
         if not asked:
             return out
