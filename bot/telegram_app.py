@@ -72,15 +72,24 @@ class TelegramFrontend:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)  # one update at a time per chat
+        self.users: defaultdict[int, int] = defaultdict(int)  # updates holding or awaiting each lock
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = await to_incoming(update)
         if incoming is None:
             return
-        async with self.locks[incoming.chat_id]:
-            outcome: Outcome = await asyncio.to_thread(self.app.handle, incoming, utcnow())
-            await self.render(context.bot, incoming, outcome, update)
+        chat = incoming.chat_id
+        self.users[chat] += 1
+        try:
+            async with self.locks[chat]:
+                outcome: Outcome = await asyncio.to_thread(self.app.handle, incoming, utcnow())
+                await self.render(context.bot, incoming, outcome, update)
+        finally:
+            self.users[chat] -= 1
+            if self.users[chat] == 0:  # nobody waits on this chat's lock: forget it (bounded memory)
+                del self.users[chat]
+                self.locks.pop(chat, None)
 
     async def render(self, bot: Any, incoming: Incoming, outcome: Outcome, update: Update) -> None:
         if update.callback_query is not None:
