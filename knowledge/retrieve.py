@@ -17,7 +17,11 @@ from knowledge.index import search_text, sentences
 from knowledge.text import Analyzer, Query
 
 RRF_K = 4
-COLLAPSE_COVER = 0.6
+COLLAPSE_COVER = 0.75
+HEAD_COVER = 0.9  # a clause whose heading path says (nearly) all the question's content terms…
+HEAD_COVER_FACTOR = 1.5  # …is raised by this
+ROLE_HEAD_MIN = 0.4  # a clause whose heading names the asked role and this share of the question…
+ROLE_HEAD_GAIN = 0.5  # …fused × (1 + gain × share)
 W_BM25 = 1.0
 W_DENSE = 0.7
 W_SENT = 0.7
@@ -82,18 +86,21 @@ class Retriever:
         self.corpus = corpus
         self.analyzer = analyzer
         self.ids = corpus.ids
-        self.docs = [analyzer.tokens(search_text(corpus, cid)) for cid in self.ids]
+        groups = self._label_groups(corpus)
+        self.docs = [analyzer.tokens("\n".join((*groups[cid], search_text(corpus, cid)))) for cid in self.ids]
         self.bm25 = BM25Okapi(self.docs, k1=1.2, b=0.5)
         # sentence units: a long clause is also found by its single best-matching sentence
         self.sent_owner: list[int] = []
         sent_docs: list[list[str]] = []
         for i, cid in enumerate(self.ids):
             c = corpus.clauses[cid]
-            head = analyzer.tokens(" ".join(p for p in (*c.path[-1:], c.title) if p))
+            head = analyzer.tokens(" ".join(p for p in (*groups[cid], *c.path[-1:], c.title) if p))
             for sent in sentences(c.text) or [c.title]:
                 sent_docs.append(head + analyzer.tokens(sent))
                 self.sent_owner.append(i)
         self.sent_bm25 = BM25Okapi(sent_docs, k1=1.2, b=0.75)
+        self.head_tokens = [set(analyzer.tokens(" ".join((*groups[cid], *corpus.clauses[cid].path,
+                                                          corpus.clauses[cid].title)))) for cid in self.ids]
         self.is_attachment = np.array([cid.startswith("A") for cid in self.ids])
         self.is_parent = np.array([bool(corpus.clauses[cid].children) for cid in self.ids])
         self.vocab: set[str] = {t for d in self.docs for t in d}
@@ -106,6 +113,18 @@ class Retriever:
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self.max_idf = math.log(1 + n)
         self._term_cache: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _label_groups(corpus: Corpus) -> dict[str, list[str]]:
+        """Label words naming a small group of clauses (附件1 填表说明 一…五 → 填表说明): lexical
+        evidence for each clause of the group, although the clause's own text never says it."""
+        parts = {cid: [p for p in corpus.clauses[cid].label.split() if len(p) >= 3 and not re.search(r"\d", p)]
+                 for cid in corpus.ids}
+        count: dict[str, int] = {}
+        for ps in parts.values():
+            for p in ps:
+                count[p] = count.get(p, 0) + 1
+        return {cid: [p for p in ps if 2 <= count[p] <= HEADING_GROUP] for cid, ps in parts.items()}
 
     def _bm25(self, weights: dict[str, float], model: Any, key: str) -> np.ndarray:
         total = np.zeros(len(model.doc_len))
@@ -159,6 +178,13 @@ class Retriever:
             for rank, i in enumerate(np.argsort(-dense, kind="stable")):
                 fused[i] += W_DENSE / (RRF_K + rank + 1)
         fused[self.is_parent] *= PARENT_FACTOR
+        cw = self._cover_weights(q)
+        if len(cw) >= 2:  # a heading saying a single word is no evidence of being about the question
+            share = np.array([self._covered(cw, h) for h in self.head_tokens])
+            share[self.is_attachment & (not q.about_attachments)] = 0.0
+            fused[share >= HEAD_COVER] *= HEAD_COVER_FACTOR
+            own = self._own_role(q) & (share >= ROLE_HEAD_MIN) & (share < HEAD_COVER)
+            fused[own] *= 1.0 + ROLE_HEAD_GAIN * share[own]
         fused[self._other_role(q)] *= ROLE_FACTOR
         heading = self._heading_prior(q.text)  # the question's own words (lexicon targets are too loose here)
         if heading is not None:
@@ -211,6 +237,14 @@ class Retriever:
             out[i] = bool(named) and not any(role_stem(r) in heads for r in asked)
         return out
 
+    def _own_role(self, q: Query) -> np.ndarray:
+        """Clauses whose headings name the role the question asks about (四（一）牵头单位应具备的条件 for
+        外省公司能牵头吗)."""
+        roles = self.analyzer.lexicon.roles
+        asked = [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text]
+        return np.array([any(role_stem(r) in " ".join((*self.corpus.clauses[cid].path, self.corpus.clauses[cid].title))
+                             for r in asked) for cid in self.ids], dtype=bool)
+
     def _heading_prior(self, text: str) -> np.ndarray | None:
         """Clauses whose own heading phrase (a label part such as 填表说明, or a title) the question
         contains; when several phrases occur, those of the longest one."""
@@ -233,21 +267,33 @@ class Retriever:
             return None
         return np.array([any(len(p) == best and p in text for p in parts) for parts in self._heads])
 
+    def _cover_weights(self, q: Query) -> dict[str, float]:
+        """The question's content terms for heading coverage, idf-weighted: its own words that no lexicon
+        phrase rewrote, and the scheme words the lexicon mapped it to; pieces of a longer term dropped
+        (成员单位, not also 成员 and 单位)."""
+        hits = [h.lower() for h in q.lexicon_hits]
+        own = {t for t in q.tokens if not any(t in h for h in hits)} | set(q.expansions)
+        own = {t for t in own if not any(t != o and t in o for o in own)}
+        known = "".join(t for t in own if t in self.idf)
+        return {t: self.idf.get(t, 0.5 * self.max_idf) for t in own
+                if t in self.idf or not all(ch in known for ch in t)}
+
+    @staticmethod
+    def _covered(weight: dict[str, float], doc: set[str]) -> float:
+        """Share of the weight whose terms the heading says (a role by its stem: 成员单位 ~ 成员应具备…)."""
+        mass = sum(weight.values())
+        if not mass:
+            return 0.0
+        return sum(w for t, w in weight.items() if t in doc or role_stem(t) in doc) / mass
+
     def _collapse(self, q: Query, top: list[str]) -> str | None:
         """The parent of ≥ 2 of the top clauses when its own heading covers the question."""
         parents = [self.corpus.clauses[c].parent for c in top]
+        weight = self._cover_weights(q)
         for p in dict.fromkeys(x for x in parents if x):
             if parents.count(p) < 2:
                 continue
-            hits = set(q.lexicon_hits)
-            own = {t for t in q.tokens if t not in hits} | set(q.expansions)
-            known = "".join(t for t in own if t in self.idf)
-            weight = {t: self.idf.get(t, 0.5 * self.max_idf) for t in own
-                      if t in self.idf or not all(ch in known for ch in t)}
-            mass = sum(weight.values())
-            pc = self.corpus.clauses[p]
-            doc = set(self.analyzer.tokens(" ".join((*pc.path, pc.title))))
-            if mass and sum(w for t, w in weight.items() if t in doc) / mass >= COLLAPSE_COVER:
+            if self._covered(weight, self.head_tokens[self.ids.index(p)]) >= COLLAPSE_COVER:
                 return p
         return None
 

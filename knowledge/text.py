@@ -53,9 +53,14 @@ class Lexicon:
         d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         oos = d.get("out_of_scope", {})
         pats = d.get("out_of_scope_patterns", {})
+        places = d.get("other_places", {})
+        to = [str(x) for x in places.get("targets", [])]
+        zh = {str(p): to for p in places.get("zh", [])} | {str(k): [str(x) for x in v] for k, v in d["zh"].items()}
+        en = {str(p).lower(): to for p in places.get("en", [])}
+        en |= {str(k).lower(): [str(x) for x in v] for k, v in d["en"].items()}
         return cls(
-            zh={str(k): [str(x) for x in v] for k, v in d["zh"].items()},
-            en={str(k).lower(): [str(x) for x in v] for k, v in d["en"].items()},
+            zh=zh,
+            en=en,
             slots={str(k): [str(x) for x in v] for k, v in d.get("slots", {}).items()},
             oos_zh=[str(x) for x in oos.get("zh", [])],
             oos_en=[str(x).lower() for x in oos.get("en", [])],

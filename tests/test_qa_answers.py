@@ -314,6 +314,20 @@ def test_lead_unit_conditions_do_not_quote_member_clauses(q: str) -> None:
     assert not any(c.startswith("4.2") for c in ans.clause_ids), ans.clause_ids
 
 
+@pytest.mark.parametrize(("q", "top"), [
+    # "what must a member meet": the members' conditions 四（二）, not a clause that merely says 成员单位
+    ("成员单位有什么条件", "4.2"), ("参与单位需要什么资质", "4.2"), ("当成员要满足什么条件", "4.2"),
+    ("what are the requirements for member units", "4.2"),
+    # leading from outside Yunnan: the lead unit's registration condition 四（一）1
+    ("Can a Shanghai company lead a consortium?", "4.1.1"), ("上海的公司能牵头吗", "4.1.1"),
+    # filling in the form: its notes (填表说明), not one of its fields
+    ("申请表怎么填", "A1.note."), ("申请表如何填写", "A1.note."), ("how do I fill in the application form", "A1.note."),
+])
+def test_top_citation_by_heading_role_and_group_label(q: str, top: str) -> None:
+    ans = service().answer(q)
+    assert ans.kind == "answer" and ans.clause_ids[0].startswith(top), (q, ans.ranked)
+
+
 @pytest.mark.parametrize("wrap", [
     "<script>alert(1)</script>{}", "<b>{}</b>", "**{}**", "`{}`", "> {}", "[{}](https://example.com)",
     "&lt;script&gt;alert(1)&lt;/script&gt;{}", "<style>p {{color: red}}</style>{}",
