@@ -63,8 +63,13 @@ def staggered(users: int = 20, per_user: int = 5, seed: int = 7) -> list[float]:
 
     rng = random.Random(seed)
     pool = distinct_questions()
-    schedule = sorted((sum(rng.uniform(1.0, 3.0) for _ in range(k + 1)), u, k)
-                      for u in range(users) for k in range(per_user))
+    schedule = []
+    for u in range(users):
+        offset = 0.0
+        for k in range(per_user):  # each user's questions in order, 1–3 s apart
+            offset += rng.uniform(1.0, 3.0)
+            schedule.append((offset, u, k))
+    schedule.sort()
     with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
         env.update({"TELEGRAM_BOT_TOKEN": "111:BENCH-token-abcdefghijklmnopqrstu",

@@ -23,9 +23,12 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     import yaml
 
+    import knowledge.service
     from knowledge.corpus import load
     from knowledge.embeddings import make_embeddings
     from knowledge.service import QAService
+
+    knowledge.service.QUERY_CACHE_SIZE = 0  # measure real work: repeated rounds must not hit the query cache
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)

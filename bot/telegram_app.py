@@ -172,8 +172,9 @@ def build_application(app: App) -> Application:
         me = await application.bot.get_me()
         app.bot_username = me.username
         log.info("connected as @%s", me.username)
-        if app.has_service("qa"):  # load the model and open (or build) the index before the first question
-            await asyncio.to_thread(app.service, "qa")
+        if app.has_service("qa"):  # load the model, open (or build) the index, load the tokenizer's
+            qa = await asyncio.to_thread(app.service, "qa")  # dictionary: all before the first question
+            await asyncio.to_thread(qa.answer, "牵头单位应具备哪些条件？")
         if application.job_queue is not None and _reminders_available():
             application.job_queue.run_repeating(_reminder_job, interval=settings.reminder_tick_seconds, first=5,
                                                 name="reminders")
