@@ -14,7 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.fakebotapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +49,28 @@ def help_time(runs: int = 5) -> float:
     return statistics.median(times)
 
 
+@contextmanager
+def bot_process() -> Iterator[tuple[FakeBotAPI, subprocess.Popen[bytes]]]:
+    """The real ``consortium-bot run`` process, talking to a fake Bot API served from this process."""
+    import os
+    import signal
+
+    from tests.fakebotapi import FakeBotAPI
+
+    with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+        env.update({"TELEGRAM_BOT_TOKEN": "111:BENCH-token-abcdefghijklmnopqrstu",
+                    "TELEGRAM_API_BASE_URL": api.base_url, "LOG_LEVEL": "WARNING"})
+        exe = Path(sys.executable).parent / "consortium-bot"
+        proc = subprocess.Popen([str(exe), "run"], cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            yield api, proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
+
+
 def distinct_questions() -> list[str]:
     """Questions nobody asked before in this run (the paraphrase set), so no cache helps."""
     import yaml
@@ -55,11 +83,7 @@ def distinct_questions() -> list[str]:
 def staggered(users: int = 20, per_user: int = 5, seed: int = 7) -> list[float]:
     """20 users chatting at once, each sending a new question 1–3 s after the previous one
     (random, reproducible schedule), all distinct questions: latency from update to reply."""
-    import os
     import random
-    import signal
-
-    from tests.fakebotapi import FakeBotAPI
 
     rng = random.Random(seed)
     pool = distinct_questions()
@@ -70,73 +94,48 @@ def staggered(users: int = 20, per_user: int = 5, seed: int = 7) -> list[float]:
             offset += rng.uniform(1.0, 3.0)
             schedule.append((offset, u, k))
     schedule.sort()
-    with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
-        env.update({"TELEGRAM_BOT_TOKEN": "111:BENCH-token-abcdefghijklmnopqrstu",
-                    "TELEGRAM_API_BASE_URL": api.base_url, "LOG_LEVEL": "WARNING"})
-        exe = Path(sys.executable).parent / "consortium-bot"
-        proc = subprocess.Popen([str(exe), "run"], cwd=tmp, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            api.send_text(4999, "/start")
-            api.wait_reply(4999, 0, "sendMessage", 300)
-            start = time.monotonic()
-            sent_at: dict[tuple[int, int], float] = {}
-            for offset, u, k in schedule:
-                delay = start + offset - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                sent_at[(u, k)] = time.monotonic()
-                api.send_text(6000 + u, pool[(u * per_user + k) % len(pool)])
-            samples = []
-            for (u, k), t0 in sent_at.items():
-                call = api.wait_reply(6000 + u, k, "sendMessage", 60)
-                samples.append(call.at - t0)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+    with bot_process() as (api, _proc):
+        api.send_text(4999, "/start")
+        api.wait_reply(4999, 0, "sendMessage", 300)
+        start = time.monotonic()
+        sent_at: dict[tuple[int, int], float] = {}
+        for offset, u, k in schedule:
+            delay = start + offset - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent_at[(u, k)] = time.monotonic()
+            api.send_text(6000 + u, pool[(u * per_user + k) % len(pool)])
+        samples = []
+        for (u, k), t0 in sent_at.items():
+            call = api.wait_reply(6000 + u, k, "sendMessage", 60)
+            samples.append(call.at - t0)
         return samples
 
 
 def latency(users: int = 20, rounds: int = 5, questions: list[str] | None = None) -> tuple[list[float], float]:
-    """Runs the real ``consortium-bot run`` process against the fake Bot API in this process."""
-    import os
-    import signal
-
-    from tests.fakebotapi import FakeBotAPI
-
-    with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
-        env.update({"TELEGRAM_BOT_TOKEN": "111:BENCH-token-abcdefghijklmnopqrstu",
-                    "TELEGRAM_API_BASE_URL": api.base_url, "LOG_LEVEL": "WARNING"})
-        exe = Path(sys.executable).parent / "consortium-bot"
-        proc = subprocess.Popen([str(exe), "run"], cwd=tmp, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            # warm-up round (loads the Q&A service and its index)
+    """Bursts: every user sends a question in the same instant, ``rounds`` times."""
+    with bot_process() as (api, proc):
+        # warm-up round (loads the Q&A service and its index)
+        for u in range(users):
+            api.send_text(5000 + u, QUESTIONS[u % len(QUESTIONS)])
+        for u in range(users):
+            api.wait_reply(5000 + u, 0, "sendMessage", 300)
+        time.sleep(2)
+        rss = rss_mb(proc.pid)
+        samples: list[float] = []
+        for r in range(1, rounds + 1):
+            time.sleep(1.1)  # Telegram (and the rate limiter) allow one message a second per chat
+            sent_at = {}
             for u in range(users):
-                api.send_text(5000 + u, QUESTIONS[u % len(QUESTIONS)])
+                chat = 5000 + u
+                sent_at[chat] = time.monotonic()
+                pool = questions or QUESTIONS
+                api.send_text(chat, pool[((r - 1) * users + u) % len(pool)] if questions else
+                              QUESTIONS[(u + r) % len(QUESTIONS)])
             for u in range(users):
-                api.wait_reply(5000 + u, 0, "sendMessage", 300)
-            time.sleep(2)
-            rss = rss_mb(proc.pid)
-            samples: list[float] = []
-            for r in range(1, rounds + 1):
-                time.sleep(1.1)  # Telegram (and the rate limiter) allow one message a second per chat
-                sent_at = {}
-                for u in range(users):
-                    chat = 5000 + u
-                    sent_at[chat] = time.monotonic()
-                    pool = questions or QUESTIONS
-                    api.send_text(chat, pool[((r - 1) * users + u) % len(pool)] if questions else
-                                  QUESTIONS[(u + r) % len(QUESTIONS)])
-                for u in range(users):
-                    chat = 5000 + u
-                    call = api.wait_reply(chat, r, "sendMessage", 60)
-                    samples.append(call.at - sent_at[chat])
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+                chat = 5000 + u
+                call = api.wait_reply(chat, r, "sendMessage", 60)
+                samples.append(call.at - sent_at[chat])
         return samples, rss
 
 

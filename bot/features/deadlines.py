@@ -324,16 +324,26 @@ def button(ctx: Ctx) -> Outcome:
     return handler(ctx, deadline_id)
 
 
+def _refuse_open_action(ctx: Ctx, s: Session, deadline_id: int, done_key: str | None = None) -> Outcome | None:
+    """The toast that refuses a button on a deadline (unknown, not this person's, already closed), or None."""
+    dl = rr.get_deadline(s, deadline_id)
+    if dl is None:
+        return Outcome(toast=ctx.t("deadlines.no_deadline", id=deadline_id)[:190])
+    if not _may_touch(ctx, s, dl.consortium_id):
+        return Outcome(toast=ctx.t("deadlines.not_yours"))
+    if dl.status is not None:
+        if done_key is not None:
+            return Outcome(toast=ctx.t(done_key))
+        return Outcome(toast=ctx.t("deadlines.already", status=ctx.t(f"deadlines.status_{dl.status}")))
+    return None
+
+
 def _report(ctx: Ctx, deadline_id: int) -> Outcome:
     today = _today(ctx)
     with ctx.app.db.session() as s:
-        dl = rr.get_deadline(s, deadline_id)
-        if dl is None:
-            return Outcome(toast=ctx.t("deadlines.no_deadline", id=deadline_id)[:190])
-        if not _may_touch(ctx, s, dl.consortium_id):
-            return Outcome(toast=ctx.t("deadlines.not_yours"))
-        if dl.status is not None:
-            return Outcome(toast=ctx.t("deadlines.already", status=ctx.t(f"deadlines.status_{dl.status}")))
+        refused = _refuse_open_action(ctx, s, deadline_id)
+        if refused is not None:
+            return refused
     if ctx.has_role(OFFICER):
         return _set_status(ctx, deadline_id, rules.SUBMITTED)
     with ctx.app.db.session() as s:
@@ -377,13 +387,9 @@ def _reject(ctx: Ctx, deadline_id: int) -> Outcome:
 
 def _snooze(ctx: Ctx, deadline_id: int) -> Outcome:
     with ctx.app.db.session() as s:
-        dl = rr.get_deadline(s, deadline_id)
-        if dl is None:
-            return Outcome(toast=ctx.t("deadlines.no_deadline", id=deadline_id)[:190])
-        if not _may_touch(ctx, s, dl.consortium_id):
-            return Outcome(toast=ctx.t("deadlines.not_yours"))
-        if dl.status is not None:
-            return Outcome(toast=ctx.t("deadlines.snooze_done"))
+        refused = _refuse_open_action(ctx, s, deadline_id, done_key="deadlines.snooze_done")
+        if refused is not None:
+            return refused
         rr.snooze(s, deadline_id, ctx.now + timedelta(days=1))
     return Outcome(toast=ctx.t("deadlines.snoozed"))
 
