@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -140,19 +140,27 @@ def overdue(ctx: Ctx) -> Reply:
     return reply
 
 
+def _one_consortium(ctx: Ctx, s: Session, name: str) -> tuple[Any, Reply | None]:
+    """The one consortium ``name`` finds, or the reply saying none or several matched."""
+    found = rr.find_consortia(s, name)
+    if len(found) == 1:
+        return found[0], None
+    if not found:
+        return None, Reply(ctx.t("deadlines.no_consortium", name=esc(name[:100])))
+    names = "\n".join(f"• {esc(c.name)}" for c in found)
+    return None, Reply(ctx.t("deadlines.many_consortia", name=esc(name[:100]), names=names))
+
+
 def consortium(ctx: Ctx) -> Reply:
     name = ctx.args.strip()
     if not name:
         return Reply(ctx.t("deadlines.need_name"))
     with ctx.app.db.session() as s:
-        found = rr.find_consortia(s, name)
-        ids = [(c.id, c.name) for c in found]
-    if not ids:
-        return Reply(ctx.t("deadlines.no_consortium", name=esc(name[:100])))
-    if len(ids) > 1:
-        names = "\n".join(f"• {esc(n)}" for _, n in ids)
-        return Reply(ctx.t("deadlines.many_consortia", name=esc(name[:100]), names=names))
-    reply = _view(ctx, f"c{ids[0][0]}", 0)
+        c, refusal = _one_consortium(ctx, s, name)
+        if refusal is not None:
+            return refusal
+        cid = c.id
+    reply = _view(ctx, f"c{cid}", 0)
     assert reply is not None
     return reply
 
@@ -169,13 +177,9 @@ def add_deadline(ctx: Ctx) -> Reply:
     except (ValueError, OverflowError):
         return Reply(ctx.t("deadlines.bad_date", value=esc(when[:40])))
     with ctx.app.db.session() as s:
-        found = rr.find_consortia(s, name)
-        if len(found) != 1:
-            if not found:
-                return Reply(ctx.t("deadlines.no_consortium", name=esc(name[:100])))
-            names = "\n".join(f"• {esc(c.name)}" for c in found)
-            return Reply(ctx.t("deadlines.many_consortia", name=esc(name[:100]), names=names))
-        c = found[0]
+        c, refusal = _one_consortium(ctx, s, name)
+        if refusal is not None:
+            return refusal
         dl = rr.add_custom_deadline(s, c, due_on, title, ctx.user.id, ctx.now)
         text = ctx.t("deadlines.added", id=dl.id, name=esc(c.name), title=esc(title[:300]), due=fmt_date(due_on, ctx.lang))
     return Reply(text)
@@ -235,14 +239,11 @@ def calendar(ctx: Ctx) -> Reply:
     name = ctx.args.strip()
     with ctx.app.db.session() as s:
         if name:
-            found = rr.find_consortia(s, name)
-            if len(found) != 1:
-                if not found:
-                    return Reply(ctx.t("deadlines.no_consortium", name=esc(name[:100])))
-                names = "\n".join(f"• {esc(c.name)}" for c in found)
-                return Reply(ctx.t("deadlines.many_consortia", name=esc(name[:100]), names=names))
-            rows = rr.deadlines_of(s, [found[0].id])
-            filename = f"deadlines-{found[0].id}.ics"
+            c, refusal = _one_consortium(ctx, s, name)
+            if refusal is not None:
+                return refusal
+            rows = rr.deadlines_of(s, [c.id])
+            filename = f"deadlines-{c.id}.ics"
         else:
             rows = [r for r in rr.all_deadline_rows(s) if r.status is None]
             filename = "deadlines.ics"
