@@ -17,7 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "tests" / "data" / "qa_paraphrases.yaml"]
+DATA = ROOT / "tests" / "data"
+DEFAULT_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", DATA / "qa_paraphrases.yaml",
+                DATA / "qa_train_extra.yaml", DATA / "qa_heldout.yaml"]
 
 
 def dense_separation(svc: object, questions: dict) -> None:
@@ -51,15 +53,17 @@ def main() -> int:
     svc = QAService.build(data_dir, args.backend, args.model)
 
     def ask(qs: list[str]) -> list[tuple[list[str], bool]]:
-        return [(a.ranked, a.refused) for a in svc.answer_many(qs)]
+        return [(a.ranked, a.kind == "refused", a.kind) for a in svc.answer_many(qs)]
 
     print(f"backend {args.backend} ({svc.index_info.model_id if svc.index_info else '-'})")
-    print(f"{'set':<28} {'n_in':>4} {'n_out':>5} {'hit@1':>6} {'hit@3':>6} {'MRR@5':>6} {'OOS-ref':>7} {'false-ref':>9}")
+    print(f"{'set':<28} {'n_in':>4} {'n_out':>5} {'hit@1':>6} {'hit@3':>6} {'MRR@5':>6} {'OOS-ref':>7} {'false-ref':>9}"
+          f" {'clar-in':>7} {'clar-out':>8}")
     for path in args.sets or [p for p in DEFAULT_SETS if p.exists()]:
         res = evaluate(svc.corpus, load_questions(path), ask)
         m = res.metrics()
         print(f"{path.name:<28} {res.n_in:>4} {res.n_out:>5} {m['hit@1']:>6.3f} {m['hit@3']:>6.3f} "
-              f"{m['mrr@5']:>6.3f} {m['oos_refusal_rate']:>7.3f} {m['false_refusal_rate']:>9.3f}")
+              f"{m['mrr@5']:>6.3f} {m['oos_refusal_rate']:>7.3f} {m['false_refusal_rate']:>9.3f}"
+              f" {m['clarified_in']:>7.3f} {m['clarified_out']:>8.3f}  ({'train' if 'heldout' not in path.name else 'HELD-OUT'})")
         dense_separation(svc, load_questions(path))
         if args.misses:
             for miss in res.misses:

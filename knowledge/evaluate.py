@@ -21,6 +21,8 @@ class EvalResult:
     rr5: float = 0.0
     refused_out: int = 0
     refused_in: int = 0
+    clarified_in: int = 0
+    clarified_out: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
@@ -31,6 +33,8 @@ class EvalResult:
             "mrr@5": self.rr5 / n_in,
             "oos_refusal_rate": self.refused_out / max(self.n_out, 1),
             "false_refusal_rate": self.refused_in / n_in,
+            "clarified_in": self.clarified_in / n_in,
+            "clarified_out": self.clarified_out / max(self.n_out, 1),
         }
 
 
@@ -48,15 +52,17 @@ def first_hit(corpus: Corpus, ranked: Sequence[str], gold: Sequence[str]) -> int
 
 
 def evaluate(
-    corpus: Corpus, questions: dict[str, Any], ask: Callable[[list[str]], list[tuple[list[str], bool]]],
+    corpus: Corpus, questions: dict[str, Any], ask: Callable[[list[str]], Sequence[tuple[Any, ...]]],
 ) -> EvalResult:
-    """``ask`` takes questions and returns (ranked clause ids, refused) for each."""
+    """``ask`` takes questions and returns (ranked clause ids, refused[, kind]) for each; a ``clarify``
+    kind is counted apart (not refused; its ranked topics count as the ranking)."""
     res = EvalResult()
     ins = questions.get("in_scope", [])
     outs = questions.get("out_of_scope", [])
     answers = ask([it["q"] for it in ins] + [str(q) for q in outs])
-    for it, (ranked, refused) in zip(ins, answers[: len(ins)], strict=True):
+    for it, (ranked, refused, *kind) in zip(ins, answers[: len(ins)], strict=True):
         res.n_in += 1
+        res.clarified_in += kind[:1] == ["clarify"]
         rank = first_hit(corpus, ranked[:5], it["gold"])
         if refused:
             res.refused_in += 1
@@ -68,11 +74,13 @@ def evaluate(
         if rank is not None:
             res.rr5 += 1.0 / (rank + 1)
         if rank != 0:
-            res.misses.append({"q": it["q"], "gold": it["gold"], "got": ranked[:3], "refused": refused})
-    for q, (ranked, refused) in zip(outs, answers[len(ins):], strict=True):
+            res.misses.append({"q": it["q"], "gold": it["gold"], "got": ranked[:3], "refused": refused,
+                               "kind": kind[0] if kind else ""})
+    for q, (ranked, refused, *kind) in zip(outs, answers[len(ins):], strict=True):
         res.n_out += 1
+        res.clarified_out += kind[:1] == ["clarify"]
         if refused:
             res.refused_out += 1
         else:
-            res.misses.append({"q": q, "gold": None, "got": ranked[:3], "refused": refused})
+            res.misses.append({"q": q, "gold": None, "got": ranked[:3], "refused": refused, "kind": kind[0] if kind else ""})
     return res

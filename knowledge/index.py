@@ -1,24 +1,47 @@
-"""The dense index: one Chroma document per clause, persisted under the data directory.
+"""The dense index: one Chroma collection of clause, sentence and question vectors, searched by Chroma.
 
-Reached through LangChain's vector-store interface (``langchain_chroma.Chroma``). The
-collection carries a content hash of (corpus text, embedding model, chunking version): the
-index is reused while it matches and rebuilt when any of them changes, never re-embedded
-on an ordinary start. Chroma's telemetry is off.
+Every *unit* is one vector with metadata ``{doc, clause, kind, facet}``:
+
+- ``clause``: a clause's heading path and words (e5 ``passage:``);
+- ``sent``: one sentence of a clause (a long clause is also found by its best sentence);
+- ``card``: a question the clause's answer card says it answers (e5 ``query:``: question ↔ question);
+- ``faq``: a question an officer answered with this clause (the knowledge-gaps loop).
+
+``clause`` is the unit's key in the combined corpus (``4.4`` for the bundled scheme, ``doc:4.4`` for an
+added document), so one search serves every published document. The collection is reached through
+LangChain's vector-store interface (``langchain_chroma.Chroma``) and queried with Chroma's own nearest-
+neighbour search. Each *part* (one document's units, the cards, the FAQ) carries a content hash in the
+collection's metadata: an unchanged part is never re-embedded, a changed one is replaced alone. A Chroma
+directory that cannot be opened is derived data: it is moved aside and rebuilt (logged once).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from dataclasses import dataclass
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from knowledge.corpus import Corpus
 from knowledge.embeddings import NamedEmbeddings
 
-CHUNKING_VERSION = "clause-v3"
-COLLECTION = "scheme_clauses"
+log = logging.getLogger(__name__)
+
+CHUNKING_VERSION = "units-v4"
+PASSAGES = "scheme_passages"
+QUESTIONS = "scheme_questions"
+COLLECTIONS = {PASSAGES: ("clause", "sent"), QUESTIONS: ("card", "faq", "oos")}
+COLLECTION = PASSAGES
+SEARCH_K = 100  # nearest units asked of each collection per question
+KINDS = ("clause", "sent", "card", "faq")
+QUERY_BATCH = 8
 
 
 def search_text(corpus: Corpus, cid: str) -> str:
@@ -32,21 +55,81 @@ def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[。；！？])|\n", text) if s.strip()]
 
 
-def content_hash(corpus: Corpus, model_id: str) -> str:
+@dataclass(frozen=True)
+class Unit:
+    """One vector of the index."""
+
+    key: str  # Chroma id, unique
+    part: str  # which part it belongs to (replaced together): "doc:<id>", "cards", "faq"
+    clause: str  # key of the clause in the combined corpus
+    kind: str  # clause | sent | card | faq
+    text: str
+    facet: int = -1  # card facet index (kind card), else -1
+    query_like: bool = False  # embedded as a query (questions), not a passage
+
+
+def corpus_units(corpus: Corpus, part: str = "doc:scheme") -> list[Unit]:
+    """Clause and sentence units of one document (clause keys as in ``corpus``)."""
+    out: list[Unit] = []
+    for cid in corpus.ids:
+        c = corpus.clauses[cid]
+        out.append(Unit(f"{part}|c|{cid}", part, cid, "clause", search_text(corpus, cid)))
+        sents = sentences(c.text)
+        if len(sents) > 1:  # a one-sentence clause is its own sentence unit
+            head = " ".join(p for p in (*c.path[-1:], c.title) if p)
+            for i, s in enumerate(sents):
+                if len(s.strip()) >= 6:
+                    out.append(Unit(f"{part}|s|{cid}|{i}", part, cid, "sent", f"{head} {s}".strip()))
+    return out
+
+
+def question_units(items: Iterable[tuple[str, int, str]], part: str, kind: str) -> list[Unit]:
+    """(clause key, facet, question) → question units (deduplicated per clause)."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Unit] = []
+    for n, (clause, facet, q) in enumerate(items):
+        q = q.strip()
+        if not q or (clause, q) in seen:
+            continue
+        seen.add((clause, q))
+        out.append(Unit(f"{part}|{kind[0]}|{clause}|{n}", part, clause, kind, q, facet, True))
+    return out
+
+
+def part_hash(units: Sequence[Unit], model_id: str) -> str:
     h = hashlib.sha256()
-    for part in (corpus.digest, model_id, CHUNKING_VERSION):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+    for piece in (model_id, CHUNKING_VERSION, *(f"{u.key}\0{u.clause}\0{u.facet}\0{u.text}" for u in units)):
+        h.update(piece.encode())
+        h.update(b"\1")
+    return h.hexdigest()[:32]
+
+
+def content_hash(corpus: Corpus, model_id: str) -> str:
+    """The hash of one document's units (kept for callers that key on a single corpus)."""
+    return part_hash(corpus_units(corpus), model_id)
 
 
 @dataclass
 class IndexInfo:
-    action: str  # "reused" | "built" | "rebuilt"
+    action: str  # "reused" | "built" | "rebuilt" | "updated"
     path: Path
     count: int
     content_hash: str
     model_id: str
+    parts: dict[str, str] = field(default_factory=dict)  # part → reused | built
+    healed: bool = False
+
+
+@dataclass
+class DenseHits:
+    """Per question: for each clause (combined-corpus order) the best cosine of each unit kind that
+    Chroma returned (0 when none was among the nearest), and the best-matching card facet."""
+
+    by_kind: dict[str, np.ndarray]
+    facet: dict[str, tuple[int, float]]  # clause → (best facet index, cosine)
+    top: float  # best cosine of any unit of a clause
+    oos_top: float = 0.0  # best cosine of an out-of-scope anchor question
+    facets: dict[str, dict[int, float]] = field(default_factory=dict)  # clause → facet → best cosine
 
 
 def chroma_client(path: Path) -> Any:
@@ -57,31 +140,165 @@ def chroma_client(path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
-def open_index(path: Path, corpus: Corpus, embeddings: NamedEmbeddings, *, force: bool = False) -> tuple[Any, IndexInfo]:
-    """The LangChain Chroma store for the corpus, built only when missing or stale."""
-    from langchain_chroma import Chroma
+def _meta_key(part: str) -> str:
+    return "hash:" + part
 
-    client = chroma_client(path)
-    digest = content_hash(corpus, embeddings.model_id)
-    ids = corpus.ids
-    names = {getattr(c, "name", c) for c in client.list_collections()}
-    action = "built"
-    if COLLECTION in names:
-        col = client.get_collection(COLLECTION)
-        meta = col.metadata or {}
-        if not force and meta.get("content_hash") == digest and col.count() == len(ids):
-            store = Chroma(collection_name=COLLECTION, embedding_function=embeddings, client=client,
-                           create_collection_if_not_exists=False)
-            return store, IndexInfo("reused", path, len(ids), digest, embeddings.model_id)
-        client.delete_collection(COLLECTION)
-        action = "rebuilt"
-    store = Chroma(
-        collection_name=COLLECTION, embedding_function=embeddings, client=client,
-        collection_metadata={"content_hash": digest, "model_id": embeddings.model_id[:200],
-                             "chunking": CHUNKING_VERSION},
-        collection_configuration={"hnsw": {"space": "cosine"}},
-    )
-    texts = [search_text(corpus, cid) for cid in ids]
-    metas = [{"clause": cid, "label": corpus.clauses[cid].label} for cid in ids]
-    store.add_texts(texts, metadatas=metas, ids=ids)
-    return store, IndexInfo(action, path, len(ids), digest, embeddings.model_id)
+
+class DenseIndex:
+    """The Chroma collection of units, kept in step with the parts it is given."""
+
+    def __init__(self, path: Path, embeddings: NamedEmbeddings) -> None:
+        self.path = path
+        self.embeddings = embeddings
+        self.healed = False
+        self.client = self._open_client()
+        self.store: Any = None
+        self.collections: dict[str, Any] = {}
+        self.clause_pos: dict[str, int] = {}
+
+    def _open_client(self) -> Any:
+        try:
+            client = chroma_client(self.path)
+            client.list_collections()
+            return client
+        except Exception as exc:  # noqa: BLE001 — any failure to open derived data: rebuild it
+            if isinstance(exc, PermissionError):
+                raise
+            aside = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d%H%M%S')}")
+            log.warning("the Chroma index at %s cannot be opened (%s); moved aside to %s and rebuilt",
+                        self.path, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, aside)
+            try:
+                shutil.move(str(self.path), str(aside))
+            except OSError:
+                shutil.rmtree(self.path, ignore_errors=True)
+            self.healed = True
+            return chroma_client(self.path)
+
+    def sync(self, parts: dict[str, list[Unit]], clause_order: Sequence[str], *, force: bool = False) -> IndexInfo:
+        """Make the collections hold exactly ``parts``; re-embed only the parts whose hash changed."""
+        model_id = self.embeddings.model_id
+        hashes = {p: part_hash(us, model_id) for p, us in parts.items()}
+        actions: list[str] = []
+        done: dict[str, str] = {}
+        self.collections = {}
+        for name, kinds in COLLECTIONS.items():
+            split = {p: [u for u in us if u.kind in kinds] for p, us in parts.items()}
+            store, act = self._sync_one(name, split, hashes, done, force)
+            actions.append(act)
+            self.collections[name] = store._collection
+            if name == PASSAGES:
+                self.store = store
+        action = next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
+        self.clause_pos = {cid: i for i, cid in enumerate(clause_order)}
+        total = sum(len(u) for u in parts.values())
+        digest = hashlib.sha256("".join(sorted(hashes.values())).encode()).hexdigest()[:32]
+        return IndexInfo(action, self.path, total, digest, model_id, done, self.healed)
+
+    def _sync_one(self, name: str, parts: dict[str, list[Unit]], hashes: dict[str, str], done: dict[str, str],
+                  force: bool) -> tuple[Any, str]:
+        from langchain_chroma import Chroma
+
+        model_id = self.embeddings.model_id
+        names = {getattr(c, "name", c) for c in self.client.list_collections()}
+        action = "built"
+        meta: dict[str, Any] = {}
+        if name in names:
+            old = self.client.get_collection(name)
+            meta = dict(old.metadata or {})
+            if force or meta.get("model_id") != model_id[:200] or meta.get("chunking") != CHUNKING_VERSION:
+                self.client.delete_collection(name)
+                meta, action = {}, "rebuilt"
+            else:
+                action = "reused"
+        store = Chroma(
+            collection_name=name, embedding_function=self.embeddings, client=self.client,
+            collection_metadata={"model_id": model_id[:200], "chunking": CHUNKING_VERSION},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        col = store._collection
+        for gone in [k[5:] for k in meta if k.startswith("hash:") and k[5:] not in parts]:
+            col.delete(where={"part": gone})
+            meta.pop(_meta_key(gone), None)
+            action = "updated" if action == "reused" else action
+        for part, units in parts.items():
+            if meta.get(_meta_key(part)) == hashes[part]:
+                done.setdefault(part, "reused")
+                continue
+            if _meta_key(part) in meta:
+                col.delete(where={"part": part})
+            self._add(col, units)
+            meta[_meta_key(part)] = hashes[part]
+            done[part] = "built"
+            if action == "reused":
+                action = "updated"
+        meta.update({"model_id": model_id[:200], "chunking": CHUNKING_VERSION})
+        col.modify(metadata={k: v for k, v in meta.items() if k != "hnsw:space"})
+        return store, action
+
+    def _add(self, col: Any, units: Sequence[Unit]) -> None:
+        if not units:
+            return
+        passages = [u for u in units if not u.query_like]
+        questions = [u for u in units if u.query_like]
+        vecs = dict(zip([u.key for u in passages], self.embeddings.embed_documents([u.text for u in passages]),
+                        strict=True))
+        if questions:
+            vecs.update(zip([u.key for u in questions], self.embeddings.embed_queries([u.text for u in questions]),
+                            strict=True))
+        for start in range(0, len(units), 1000):
+            chunk = units[start:start + 1000]
+            col.add(ids=[u.key for u in chunk], embeddings=[vecs[u.key] for u in chunk],
+                    documents=[u.text for u in chunk],
+                    metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet} for u in chunk])
+
+    def search(self, qvecs: Sequence[np.ndarray | None], k: int = SEARCH_K) -> list[DenseHits | None]:
+        """Chroma's nearest units for each query vector, folded per clause and kind."""
+        todo = [i for i, v in enumerate(qvecs) if v is not None]
+        out: list[DenseHits | None] = [None] * len(qvecs)
+        if not todo or not self.collections:
+            return out
+        n = len(self.clause_pos)
+        res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "metadatas": [[] for _ in todo]}
+        for col in self.collections.values():
+            kk = min(k, col.count())
+            if not kk:
+                continue
+            for start in range(0, len(todo), QUERY_BATCH):  # Chroma binds every result row as an SQL variable
+                part = col.query(
+                    query_embeddings=[np.asarray(qvecs[i], dtype=np.float32) for i in todo[start:start + QUERY_BATCH]],
+                    n_results=kk, include=["distances", "metadatas"])
+                for j, (d, m) in enumerate(zip(part["distances"], part["metadatas"], strict=True)):
+                    res["distances"][start + j] += d
+                    res["metadatas"][start + j] += m
+        for row, i in enumerate(todo):
+            by_kind = {kind: np.zeros(n, dtype=np.float32) for kind in KINDS}
+            facet: dict[str, tuple[int, float]] = {}
+            facets: dict[str, dict[int, float]] = {}
+            top = oos = 0.0
+            for dist, m in zip(res["distances"][row], res["metadatas"][row], strict=True):
+                sim = 1.0 - float(dist)
+                if m["kind"] == "oos":
+                    oos = max(oos, sim)
+                    continue
+                pos = self.clause_pos.get(str(m["clause"]))
+                if pos is None:
+                    continue
+                top = max(top, sim)
+                arr = by_kind[str(m["kind"])]
+                if sim > arr[pos]:
+                    arr[pos] = sim
+                f = int(m.get("facet", -1))
+                if f >= 0:
+                    per = facets.setdefault(str(m["clause"]), {})
+                    per[f] = max(per.get(f, -1.0), sim)
+                    if sim > facet.get(str(m["clause"]), (-1, -1.0))[1]:
+                        facet[str(m["clause"])] = (f, sim)
+            out[i] = DenseHits(by_kind, facet, top, oos, facets)
+        return out
+
+
+def open_index(path: Path, corpus: Corpus, embeddings: NamedEmbeddings, *, force: bool = False) -> tuple[Any, IndexInfo]:
+    """The LangChain Chroma store for one corpus (its clause and sentence units), built only when missing or stale."""
+    idx = DenseIndex(path, embeddings)
+    info = idx.sync({"doc:scheme": corpus_units(corpus)}, corpus.ids, force=force)
+    return idx.store, info

@@ -1,58 +1,132 @@
-"""Hybrid retrieval: BM25 over jieba tokens + dense vectors, fused by reciprocal rank, grouped by clause.
+"""Ranking as stages over plain data: signals → features → learned fusion → references and grouping.
 
-A question may also name a clause outright (四（一）, 第五条, 8.3, 附件2): that clause is put first.
+1. **Signals** (one array per clause each): BM25 over jieba tokens per clause and per sentence, BM25 over
+   character bigrams (robust to one-character typos: 牵投单位 still shares 单位, 头单…), dense cosine per
+   clause, per sentence and per card/FAQ question (Chroma's search, see ``knowledge.index``), heading
+   coverage, the asked role, an explicit clause reference, structure (parent, attachment).
+2. **Features**: each signal as a share of its best and as a reciprocal rank, plus the structure flags.
+3. **Fusion**: a logistic model fitted on the train questions (``knowledge/data/ranker.yaml``, written by
+   ``python -m knowledge.fit``; its report says how it was fitted). No hand-set multipliers.
+4. **References and grouping**: a clause the question names by number comes first; a clause and its
+   parent/children are one answer.
+
+The question-level features the gate uses (``Retrieval.features``) come from the same signals.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from knowledge.corpus import CN_NUM, Corpus
-from knowledge.index import search_text, sentences
-from knowledge.text import Analyzer, Query
+from knowledge.index import DenseHits, search_text, sentences
+from knowledge.text import Analyzer, Query, has_cjk
 
-RRF_K = 4
-COLLAPSE_COVER = 0.75
-HEAD_COVER = 0.9  # a clause whose heading path says (nearly) all the question's content terms…
-HEAD_COVER_FACTOR = 1.5  # …is raised by this
-ROLE_HEAD_MIN = 0.4  # a clause whose heading names the asked role and this share of the question…
-ROLE_HEAD_GAIN = 0.5  # …fused × (1 + gain × share)
-W_BM25 = 1.0
-W_DENSE = 0.7
-W_SENT = 0.7
-PARENT_FACTOR = 0.8
-SUB_MIN_BM25 = 4.0  # a named clause's part is preferred to it when it matches the question this well…
-SUB_SHARE = 0.8  # …and nearly as well as the best clause overall
-ATTACH_FACTOR = 0.8
-HEADING_FACTOR = 2.0
-HEADING_GROUP = 5
-ROLE_FACTOR = 0.7  # clauses whose headings name only the other role (members' conditions for a lead-unit question)  # clauses whose own heading phrase (填表说明, 经费配套) the question names, longest phrase  # attachment clauses, unless the question is about the form/template/outline
+log = logging.getLogger(__name__)
+RANKER_FILE = Path(__file__).parent / "data" / "ranker.yaml"
+HEADING_GROUP = 5  # a label word naming at most this many clauses (填表说明: 5 notes) is indexed for each
 _REF_SUB = re.compile(rf"([{CN_NUM}])[、.]?\s*[（(]([{CN_NUM}])[)）]\s*(\d{{1,2}})?")
-_REF_NUM = re.compile(r"(?<![\d:：])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
+_REF_NUM = re.compile(r"(?<![\d:：.])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
 _REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])([{CN_NUM}])、")
 _REF_ATTACH = re.compile(r"附件\s*([123一二三])|attachment\s*([123])", re.I)
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+# the features the fusion model weighs, in order (the ranker file names them too)
+FEATURES = (
+    "bm25", "bm25_rr", "sent", "sent_rr", "char", "char_rr",
+    "d_clause", "d_clause_rr", "d_sent", "d_sent_rr", "d_card", "d_card_rr", "d_faq",
+    "head_cover", "head_full", "own_role", "other_role", "heading_phrase", "explicit",
+    "parent", "parent_cover", "attach_off", "attach_on", "amount_rule",
+)
+GATE_FEATURES = (
+    "p_top", "margin", "d_card_top", "d_clause_top", "d_sent_top", "d_oos_top", "d_card_vs_oos", "bm25_top", "char_top",
+    "known", "unknown", "unknown_share", "oos", "lex_hits", "english", "explicit", "amounts",
+)
 
 
 @dataclass
 class Hit:
     clause: str
-    score: float  # fused
+    score: float  # fused logit
+    prob: float = 0.0  # fused probability that this clause answers the question
     lexical: float = 0.0  # best of clause/sentence BM25, relative to the best clause
-    dense: float = 0.0
+    dense: float = 0.0  # best cosine of any of its units
     explicit: bool = False
+    facet: int = -1  # the card facet whose question matched best (-1: none among the nearest)
+    facet_sim: float = 0.0
+    facet_sims: dict[int, float] = field(default_factory=dict)  # every facet Chroma returned → cosine
 
 
 @dataclass
 class Retrieval:
     query: Query
     hits: list[Hit]  # grouped by clause, best first
-    features: dict[str, float] = field(default_factory=dict)
-    unknown: list[str] = field(default_factory=list)  # question words the scheme never uses
+    features: dict[str, float] = field(default_factory=dict)  # question-level, for the gate
+    unknown: list[str] = field(default_factory=list)  # question words no document uses
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A fitted logistic model over standardised features."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(((x - self.mean) / self.scale) @ self.weights + self.bias)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], expected: Sequence[str]) -> Linear:
+        names = tuple(str(n) for n in d["features"])
+        if names != tuple(expected):
+            raise ValueError(f"ranker file features {names} do not match the code's {tuple(expected)}: refit")
+        return cls(names, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
+                   np.asarray(d["weights"], dtype=np.float64), float(d["bias"]))
+
+    @classmethod
+    def neutral(cls, names: Sequence[str], weights: dict[str, float], bias: float = 0.0) -> Linear:
+        n = len(names)
+        return cls(tuple(names), np.zeros(n), np.ones(n), np.array([weights.get(x, 0.0) for x in names]), bias)
+
+
+@dataclass(frozen=True)
+class RankModel:
+    fusion: Linear
+    gate: Linear
+    thresholds: dict[str, float]  # answer / refuse on the gate probability; clarify between
+
+
+# before any fit: reciprocal ranks summed (plain RRF), a gate that trusts lexical evidence
+_NEUTRAL = RankModel(
+    Linear.neutral(FEATURES, {"bm25_rr": 1.0, "sent_rr": 1.0, "d_clause_rr": 1.0, "d_card_rr": 1.0, "explicit": 5.0}),
+    Linear.neutral(GATE_FEATURES, {"bm25_top": 1.0, "known": 0.5, "unknown": -0.5, "oos": -3.0}, -1.0),
+    {"answer": 0.5, "refuse": 0.3},
+)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = RANKER_FILE) -> RankModel:
+    if not path.exists():
+        return _NEUTRAL
+    d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return RankModel(Linear.from_dict(d["fusion"], FEATURES), Linear.from_dict(d["gate"], GATE_FEATURES),
+                         {str(k): float(v) for k, v in d["thresholds"].items()})
+    except (KeyError, ValueError) as exc:  # a stale file (a test keeps the shipped one in step)
+        log.warning("ranking model %s does not fit this code (%s); using plain rank fusion until refitted", path, exc)
+        return _NEUTRAL
 
 
 def role_stem(role: str) -> str:
@@ -79,32 +153,68 @@ def explicit_refs(text: str, corpus: Corpus) -> list[str]:
     return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
 
 
+def char_grams(text: str) -> list[str]:
+    """CJK character bigrams (and single characters of one-character runs) plus Latin words."""
+    low = text.lower()
+    out: list[str] = []
+    for run in _CJK_RUN.findall(low):
+        out.extend(run[i:i + 2] for i in range(len(run) - 1)) if len(run) > 1 else out.append(run)
+    out.extend(w for w in re.findall(r"[a-z]{3,}", low))
+    return out
+
+
+def reciprocal_rank(scores: np.ndarray, k: float = 1.0) -> np.ndarray:
+    """1 / (k + rank) for clauses with a positive score, 0 for the rest (rank 0 = best)."""
+    out = np.zeros(len(scores))
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(len(scores))
+    pos = scores > 0
+    out[pos] = 1.0 / (k + ranks[pos])
+    return out
+
+
+def share_of_best(scores: np.ndarray) -> np.ndarray:
+    best = float(scores.max()) if len(scores) else 0.0
+    return scores / best if best > 0 else np.zeros(len(scores))
+
+
 class Retriever:
-    def __init__(self, corpus: Corpus, analyzer: Analyzer, doc_vectors: np.ndarray | None) -> None:
+    """Lexical indexes and structure of the combined corpus; ``retrieve`` runs the stages."""
+
+    def __init__(self, corpus: Corpus, analyzer: Analyzer, model: RankModel | None = None,
+                 rule_clauses: Sequence[str] = ()) -> None:
+        """``rule_clauses``: clauses stating a rule over amounts (cards with a ``ratio`` fact): a question
+        giving money amounts is evidence for them."""
         from rank_bm25 import BM25Okapi
 
         self.corpus = corpus
         self.analyzer = analyzer
+        self.model = model or load_model()
         self.ids = corpus.ids
+        self.pos = {cid: i for i, cid in enumerate(self.ids)}
         groups = self._label_groups(corpus)
-        self.docs = [analyzer.tokens("\n".join((*groups[cid], search_text(corpus, cid)))) for cid in self.ids]
+        texts = ["\n".join((*groups[cid], search_text(corpus, cid))) for cid in self.ids]
+        self.docs = [analyzer.tokens(t) for t in texts]
         self.bm25 = BM25Okapi(self.docs, k1=1.2, b=0.5)
-        # sentence units: a long clause is also found by its single best-matching sentence
+        self.char_bm25 = BM25Okapi([char_grams(t) or ["∅"] for t in texts], k1=1.2, b=0.5)
         self.sent_owner: list[int] = []
         sent_docs: list[list[str]] = []
         for i, cid in enumerate(self.ids):
             c = corpus.clauses[cid]
             head = analyzer.tokens(" ".join(p for p in (*groups[cid], *c.path[-1:], c.title) if p))
-            for sent in sentences(c.text) or [c.title]:
+            for sent in sentences(c.text) or [c.title or c.label]:
                 sent_docs.append(head + analyzer.tokens(sent))
                 self.sent_owner.append(i)
         self.sent_bm25 = BM25Okapi(sent_docs, k1=1.2, b=0.75)
+        self._owner = np.asarray(self.sent_owner)
         self.head_tokens = [set(analyzer.tokens(" ".join((*groups[cid], *corpus.clauses[cid].path,
                                                           corpus.clauses[cid].title)))) for cid in self.ids]
-        self.is_attachment = np.array([cid.startswith("A") for cid in self.ids])
+        self.heads_text = [" ".join((*corpus.clauses[cid].path, corpus.clauses[cid].title)) for cid in self.ids]
+        self.is_attachment = np.array([cid.split(":")[-1].startswith("A") for cid in self.ids])
         self.is_parent = np.array([bool(corpus.clauses[cid].children) for cid in self.ids])
         self.vocab: set[str] = {t for d in self.docs for t in d}
-        self.vectors = doc_vectors  # (n_clauses, dim), L2-normalised, rows in corpus order
+        self.char_vocab: set[str] = {g for t in texts for g in char_grams(t)}
         n = len(self.docs)
         df: dict[str, int] = {}
         for d in self.docs:
@@ -113,7 +223,10 @@ class Retriever:
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self.max_idf = math.log(1 + n)
         self._term_cache: dict[str, np.ndarray] = {}
+        self._heads = self._heading_phrases()
+        self.rule_clauses = np.array([cid in set(rule_clauses) for cid in self.ids], dtype=float)
 
+    # -- index-time helpers ---------------------------------------------------------------------
     @staticmethod
     def _label_groups(corpus: Corpus) -> dict[str, list[str]]:
         """Label words naming a small group of clauses (附件1 填表说明 一…五 → 填表说明): lexical
@@ -126,10 +239,25 @@ class Retriever:
                 count[p] = count.get(p, 0) + 1
         return {cid: [p for p in ps if 2 <= count[p] <= HEADING_GROUP] for cid, ps in parts.items()}
 
-    def _bm25(self, weights: dict[str, float], model: Any, key: str) -> np.ndarray:
+    def _heading_phrases(self) -> list[set[str]]:
+        heads: list[set[str]] = []
+        for cid in self.ids:
+            c = self.corpus.clauses[cid]
+            parts = {p for p in c.label.split() if len(p) >= 3 and not re.search(r"\d", p)}
+            if c.title and 3 <= len(c.title) <= 12:
+                parts.add(c.title)
+            heads.append(parts)
+        shared: dict[str, int] = {}
+        for parts in heads:
+            for p in parts:
+                shared[p] = shared.get(p, 0) + 1
+        return [{p for p in parts if shared[p] <= HEADING_GROUP} for parts in heads]
+
+    # -- stage 1: signals -----------------------------------------------------------------------------
+    def _bm25(self, weights: dict[str, float], model: Any, key: str, vocab: set[str]) -> np.ndarray:
         total = np.zeros(len(model.doc_len))
         for term, w in weights.items():
-            if term not in self.vocab:
+            if term not in vocab:
                 continue
             vec = self._term_cache.get(key + term)
             if vec is None:
@@ -137,140 +265,161 @@ class Retriever:
             total += w * vec
         return total
 
-    def _sentence_scores(self, weights: dict[str, float]) -> np.ndarray:
-        per_sent = self._bm25(weights, self.sent_bm25, "s:")
-        best = np.zeros(len(self.ids))
-        np.maximum.at(best, np.asarray(self.sent_owner), per_sent)
-        return best
-
-    def features(self, q: Query, bm: np.ndarray, dense: np.ndarray | None) -> tuple[dict[str, float], list[str]]:
-        """Evidence that the scheme speaks to the question (for the refusal gate)."""
-        words = [t for t in dict.fromkeys(q.tokens) if len(t) >= 2 or not t.isascii()]
-        hits = " ".join(q.lexicon_hits).lower()
-        known = [t for t in words if t in self.vocab or (hits and t in hits)]
-        covered = "".join(known) + hits
-        # a token whose characters are all in known pieces (jieba's search mode) is not unknown either
-        unknown = [t for t in words if t not in known and not (len(t) > 1 and all(ch in covered for ch in t))]
-        idf_own = sum(self.idf.get(t, 0.0) for t in known if t in self.vocab) / self.max_idf
-        top = float(bm.max()) if len(bm) else 0.0
-        return {
-            "bm25_top": top,
-            "known": float(len(known)),
-            "unknown": float(len(unknown)),
-            "words": float(len(words)),
-            "idf_own": idf_own,
-            "lex_hits": float(len(q.lexicon_hits)),
-            "oos": float(len(q.oos)),
-            "dense_top": float(dense.max()) if dense is not None and len(dense) else 0.0,
-        }, unknown
-
-    def retrieve(self, q: Query, qvec: np.ndarray | None, k: int = 6) -> Retrieval:
+    def lexical_signals(self, q: Query) -> dict[str, np.ndarray]:
         weights = q.weighted()
-        bm = self._bm25(weights, self.bm25, "c:")
-        sent = self._sentence_scores(weights)
-        dense = self.vectors @ qvec if (self.vectors is not None and qvec is not None) else None
-        fused = np.zeros(len(self.ids))
-        for scores, weight in ((bm, W_BM25), (sent, W_SENT)):
-            for rank, i in enumerate(np.argsort(-scores, kind="stable")):
-                if scores[i] > 0:
-                    fused[i] += weight / (RRF_K + rank + 1)
-        if dense is not None:
-            for rank, i in enumerate(np.argsort(-dense, kind="stable")):
-                fused[i] += W_DENSE / (RRF_K + rank + 1)
-        fused[self.is_parent] *= PARENT_FACTOR
+        per_sent = self._bm25(weights, self.sent_bm25, "s:", self.vocab)
+        sent = np.zeros(len(self.ids))
+        np.maximum.at(sent, self._owner, per_sent)
+        grams: dict[str, float] = {}
+        for g in char_grams(q.text):
+            grams[g] = 1.0
+        return {"bm25": self._bm25(weights, self.bm25, "c:", self.vocab), "sent": sent,
+                "char": self._bm25(grams, self.char_bm25, "g:", self.char_vocab)}
+
+    def dense_signals(self, dense: DenseHits | None) -> dict[str, np.ndarray]:
+        n = len(self.ids)
+        if dense is None:
+            return {k: np.zeros(n) for k in ("d_clause", "d_sent", "d_card", "d_faq")}
+        by = dense.by_kind
+        return {"d_clause": by["clause"].astype(np.float64), "d_sent": np.maximum(by["sent"], by["clause"]).astype(np.float64),
+                "d_card": by["card"].astype(np.float64), "d_faq": by["faq"].astype(np.float64)}
+
+    def structure_signals(self, q: Query, refs: Sequence[str]) -> dict[str, np.ndarray]:
+        n = len(self.ids)
         cw = self._cover_weights(q)
-        if len(cw) >= 2:  # a heading saying a single word is no evidence of being about the question
-            share = np.array([self._covered(cw, h) for h in self.head_tokens])
-            share[self.is_attachment & (not q.about_attachments)] = 0.0
-            fused[share >= HEAD_COVER] *= HEAD_COVER_FACTOR
-            own = self._own_role(q) & (share >= ROLE_HEAD_MIN) & (share < HEAD_COVER)
-            fused[own] *= 1.0 + ROLE_HEAD_GAIN * share[own]
-        fused[self._other_role(q)] *= ROLE_FACTOR
-        heading = self._heading_prior(q.text)  # the question's own words (lexicon targets are too loose here)
-        if heading is not None:
-            fused[heading] *= HEADING_FACTOR
-        if not q.about_attachments:
-            fused[self.is_attachment] *= ATTACH_FACTOR
-        refs = explicit_refs(q.text, self.corpus)
+        cover = np.array([self._covered(cw, h) for h in self.head_tokens]) if len(cw) >= 2 else np.zeros(n)
+        asked = self._asked_roles(q)
+        roles = self.analyzer.lexicon.roles
+        own = np.array([any(role_stem(r) in h for r in asked) for h in self.heads_text], dtype=float)
+        other = np.array([bool(asked) and any(role_stem(r) in h for r in roles)
+                          and not any(role_stem(r) in h for r in asked) for h in self.heads_text], dtype=float)
+        best = max((len(p) for parts in self._heads for p in parts if p in q.text), default=0)
+        heading = np.array([any(len(p) == best and p in q.text for p in parts) for parts in self._heads], dtype=float) \
+            if best else np.zeros(n)
+        explicit = np.zeros(n)
         for j, cid in enumerate(refs):
-            fused[self.ids.index(cid)] += 1.0 - 0.01 * j
-            # "附件1 … 需要附哪些材料": a part of the named clause that matches the rest of the question better
-            sub = [i for i, x in enumerate(self.ids) if x != cid and self.corpus.is_under(x, cid)]
-            if sub:
-                best = max(sub, key=lambda i: bm[i])
-                if bm[best] > bm[self.ids.index(cid)] and bm[best] >= max(SUB_MIN_BM25, SUB_SHARE * bm.max()):
-                    fused[best] += 1.0 - 0.01 * j + 0.005
-        order = [int(i) for i in np.argsort(-fused, kind="stable")]
-        parent = self._collapse(q, [self.ids[i] for i in order[:3]])
-        if parent is not None:  # siblings at the top and the question is about their parent: answer with it
-            j = self.ids.index(parent)
-            fused[j] = fused[order[0]] + 1e-6
-            order.remove(j)
-            order.insert(0, j)
-        lex = np.maximum(bm / (bm.max() or 1.0), sent / (sent.max() or 1.0))
+            explicit[self.pos[cid]] = 1.0 - 0.01 * j
+        about = q.about_attachments
+        amount_rule = self.rule_clauses * float(bool(q.amounts))
+        return {"amount_rule": amount_rule, "head_cover": cover, "head_full": (cover >= 0.9).astype(float), "own_role": own, "other_role": other,
+                "heading_phrase": heading, "explicit": explicit, "parent": self.is_parent.astype(float),
+                "parent_cover": self.is_parent * cover,
+                "attach_off": (self.is_attachment & (not about)).astype(float),
+                "attach_on": (self.is_attachment & about).astype(float)}
+
+    # -- stage 2: features ------------------------------------------------------------------------------
+    @staticmethod
+    def feature_matrix(sig: dict[str, np.ndarray]) -> np.ndarray:
+        cols: dict[str, np.ndarray] = {}
+        for name in ("bm25", "sent", "char"):
+            cols[name] = share_of_best(sig[name])
+            cols[name + "_rr"] = reciprocal_rank(sig[name])
+        for name in ("d_clause", "d_sent", "d_card"):
+            s = sig[name]
+            top = float(s.max()) if len(s) else 0.0
+            cols[name] = np.where(s > 0, s - top, -0.3) if top > 0 else np.zeros(len(s))
+            cols[name + "_rr"] = reciprocal_rank(s)
+        faq = sig["d_faq"]
+        cols["d_faq"] = faq
+        for name in ("head_cover", "head_full", "own_role", "other_role", "heading_phrase", "explicit", "parent",
+                     "parent_cover", "attach_off", "attach_on", "amount_rule"):
+            cols[name] = sig[name]
+        return np.stack([cols[f] for f in FEATURES], axis=1)
+
+    def signals(self, q: Query, dense: DenseHits | None) -> tuple[dict[str, np.ndarray], list[str]]:
+        refs = explicit_refs(q.text, self.corpus)
+        return {**self.lexical_signals(q), **self.dense_signals(dense), **self.structure_signals(q, refs)}, refs
+
+    # -- stages 3 and 4 ----------------------------------------------------------------------------------
+    def retrieve(self, q: Query, dense: DenseHits | None, k: int = 6) -> Retrieval:
+        sig, refs = self.signals(q, dense)
+        return self.rank(q, sig, refs, dense, k)
+
+    def rank(self, q: Query, sig: dict[str, np.ndarray], refs: Sequence[str], dense: DenseHits | None,
+             k: int = 6) -> Retrieval:
+        """Stages 2–4 over computed signals."""
+        x = self.feature_matrix(sig)
+        logit = self.model.fusion.logit(x)
+        logit = self._sub_of_named(logit, sig, refs)
+        order = [int(i) for i in np.argsort(-logit, kind="stable")]
+        prob = 1.0 / (1.0 + np.exp(-logit))
+        lex = np.maximum(share_of_best(sig["bm25"]), share_of_best(sig["sent"]))
+        dmax = np.maximum.reduce([sig["d_clause"], sig["d_sent"], sig["d_card"], sig["d_faq"]])
         hits: list[Hit] = []
         for i in order:
             cid = self.ids[i]
-            if fused[i] <= 0:
-                break
             if any(self.corpus.is_under(cid, h.clause) or self.corpus.is_under(h.clause, cid) for h in hits):
                 continue  # grouped: a clause and its parent/children are one answer
-            hits.append(Hit(cid, float(fused[i]), float(lex[i]), float(dense[i]) if dense is not None else 0.0,
-                            cid in refs))
+            f, fs = dense.facet.get(cid, (-1, 0.0)) if dense is not None else (-1, 0.0)
+            hits.append(Hit(cid, float(logit[i]), float(prob[i]), float(lex[i]), float(dmax[i]), cid in refs, f, fs,
+                            dense.facets.get(cid, {}) if dense is not None else {}))
             if len(hits) >= k:
                 break
-        feats, unknown = self.features(q, bm, dense)
-        feats["explicit"] = float(bool(refs))
+        feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0)
         return Retrieval(q, hits, feats, unknown)
 
-    def _other_role(self, q: Query) -> np.ndarray:
-        """Clauses whose headings name a role (牵头单位/成员单位) but not the one the question asks about."""
-        roles = self.analyzer.lexicon.roles
-        asked = [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text]
-        out = np.zeros(len(self.ids), dtype=bool)
-        if not asked:
-            return out
-        for i, cid in enumerate(self.ids):
-            c = self.corpus.clauses[cid]
-            heads = " ".join((*c.path, c.title))
-            named = [r for r in roles if role_stem(r) in heads]
-            out[i] = bool(named) and not any(role_stem(r) in heads for r in asked)
+    def _sub_of_named(self, logit: np.ndarray, sig: dict[str, np.ndarray], refs: Sequence[str]) -> np.ndarray:
+        """A question naming a clause ("附件1 … 需附哪些材料") is answered by the part of it that matches the
+        rest of the question best, when that part is the best lexical match overall."""
+        if not refs:
+            return logit
+        out = logit.copy()
+        bm = sig["bm25"]
+        best_all = int(np.argmax(bm)) if bm.max() > 0 else -1
+        for cid in refs:
+            sub = [self.pos[x] for x in self.corpus.descendants(cid)]
+            if best_all in sub and bm[best_all] > bm[self.pos[cid]]:
+                out[best_all] = max(out[best_all], out[self.pos[cid]] + 1e-3)
         return out
 
-    def _own_role(self, q: Query) -> np.ndarray:
-        """Clauses whose headings name the role the question asks about (四（一）牵头单位应具备的条件 for
-        外省公司能牵头吗)."""
-        roles = self.analyzer.lexicon.roles
-        asked = [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text]
-        return np.array([any(role_stem(r) in " ".join((*self.corpus.clauses[cid].path, self.corpus.clauses[cid].title))
-                             for r in asked) for cid in self.ids], dtype=bool)
+    def gate_features(self, q: Query, sig: dict[str, np.ndarray], hits: Sequence[Hit],
+                      refs: Sequence[str], oos_top: float = 0.0) -> tuple[dict[str, float], list[str]]:
+        """Question-level evidence that the documents speak to the question."""
+        words = [t for t in dict.fromkeys(q.tokens) if len(t) >= 2 or not t.isascii()]
+        lex_hits = " ".join(q.lexicon_hits).lower()
+        known = [t for t in words if t in self.vocab or (lex_hits and t in lex_hits)]
+        covered = "".join(known) + lex_hits
+        grams_known = {g for g in char_grams(q.text) if g in self.char_vocab}
+        unknown = [t for t in words if t not in known and not (len(t) > 1 and all(ch in covered for ch in t))
+                   and not (has_cjk(t) and any(t[i:i + 2] in grams_known for i in range(len(t) - 1)))]
+        top = hits[0] if hits else None
+        second = hits[1].score if len(hits) > 1 else (top.score - 5.0 if top else 0.0)
+        nk, nu = float(len(known)), float(len(unknown))
+        feats = {
+            "p_top": top.prob if top else 0.0,
+            "margin": (top.score - second) if top else 0.0,
+            "d_card_top": float(sig["d_card"].max()),
+            "d_clause_top": float(sig["d_clause"].max()),
+            "d_sent_top": float(sig["d_sent"].max()),
+            "d_oos_top": oos_top,
+            "d_card_vs_oos": float(sig["d_card"].max()) - oos_top if oos_top else 0.0,
+            "bm25_top": math.log1p(float(sig["bm25"].max())),
+            "char_top": math.log1p(float(sig["char"].max())),
+            "known": nk,
+            "unknown": nu,
+            "unknown_share": nu / (nk + nu) if nk + nu else 1.0,
+            "oos": float(len(q.oos)),
+            "lex_hits": float(len(q.lexicon_hits)),
+            "english": float(q.english),
+            "explicit": float(bool(refs)),
+            "amounts": float(bool(q.amounts)),
+        }
+        feats["dense_top"] = max(feats["d_card_top"], feats["d_clause_top"], feats["d_sent_top"])
+        return feats, unknown
 
-    def _heading_prior(self, text: str) -> np.ndarray | None:
-        """Clauses whose own heading phrase (a label part such as 填表说明, or a title) the question
-        contains; when several phrases occur, those of the longest one."""
-        if not hasattr(self, "_heads"):
-            heads: list[set[str]] = []
-            for cid in self.ids:
-                c = self.corpus.clauses[cid]
-                parts = {p for p in c.label.split() if len(p) >= 3 and not re.search(r"\d", p)}
-                if c.title and 3 <= len(c.title) <= 12:
-                    parts.add(c.title)
-                heads.append(parts)
-            shared: dict[str, int] = {}
-            for parts in heads:
-                for p in parts:
-                    shared[p] = shared.get(p, 0) + 1
-            # a phrase naming a small group (填表说明: 5 notes), not a whole attachment (申请表: 8 parts)
-            self._heads = [{p for p in parts if shared[p] <= HEADING_GROUP} for parts in heads]
-        best = max((len(p) for parts in self._heads for p in parts if p in text), default=0)
-        if not best:
-            return None
-        return np.array([any(len(p) == best and p in text for p in parts) for parts in self._heads])
+    def gate(self, feats: dict[str, float]) -> float:
+        """Probability that the documents answer the question (the gate model)."""
+        x = np.array([[feats[f] for f in GATE_FEATURES]])
+        return float(1.0 / (1.0 + math.exp(-float(self.model.gate.logit(x)[0]))))
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _asked_roles(self, q: Query) -> list[str]:
+        roles = self.analyzer.lexicon.roles
+        return [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text]
 
     def _cover_weights(self, q: Query) -> dict[str, float]:
         """The question's content terms for heading coverage, idf-weighted: its own words that no lexicon
-        phrase rewrote, and the scheme words the lexicon mapped it to; pieces of a longer term dropped
-        (成员单位, not also 成员 and 单位)."""
+        phrase rewrote, and the scheme words the lexicon mapped it to; pieces of a longer term dropped."""
         hits = [h.lower() for h in q.lexicon_hits]
         own = {t for t in q.tokens if not any(t in h for h in hits)} | set(q.expansions)
         own = {t for t in own if not any(t != o and t in o for o in own)}
@@ -280,30 +429,14 @@ class Retriever:
 
     @staticmethod
     def _covered(weight: dict[str, float], doc: set[str]) -> float:
-        """Share of the weight whose terms the heading says (a role by its stem: 成员单位 ~ 成员应具备…)."""
         mass = sum(weight.values())
         if not mass:
             return 0.0
         return sum(w for t, w in weight.items() if t in doc or role_stem(t) in doc) / mass
 
-    def _collapse(self, q: Query, top: list[str]) -> str | None:
-        """The parent of ≥ 2 of the top clauses when its own heading covers the question."""
-        parents = [self.corpus.clauses[c].parent for c in top]
-        weight = self._cover_weights(q)
-        for p in dict.fromkeys(x for x in parents if x):
-            if parents.count(p) < 2:
-                continue
-            if self._covered(weight, self.head_tokens[self.ids.index(p)]) >= COLLAPSE_COVER:
-                return p
-        return None
-
     def term_weights(self, q: Query) -> dict[str, float]:
         """idf weight of each question/expansion term (for picking the sentences to quote)."""
-        w: dict[str, float] = {}
-        for t, qw in q.weighted().items():
-            if t in self.idf:
-                w[t] = qw * self.idf[t]
-        return w
+        return {t: qw * self.idf[t] for t, qw in q.weighted().items() if t in self.idf}
 
 
 def as_array(vectors: Any) -> np.ndarray:

@@ -17,6 +17,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,24 +27,30 @@ import yaml
 
 from knowledge.corpus import Clause, Corpus, heading_line, load
 from knowledge.embeddings import NamedEmbeddings, make_embeddings
-from knowledge.index import IndexInfo, open_index, sentences
+from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
+from knowledge.compose import card_lead, deadline_lead, funding_lead, is_yes_no, pick_facet, split_parts, validity_lead
+from knowledge.index import DenseHits, DenseIndex, IndexInfo, Unit, corpus_units, question_units, sentences
 from knowledge.retrieve import Hit, Retrieval, Retriever, as_array
 from knowledge.text import Analyzer, Query, default_analyzer, has_cjk
 
 log = logging.getLogger(__name__)
 
 REPLIES_FILE = Path(__file__).parent / "data" / "replies.yaml"
+OOS_ANCHORS_FILE = Path(__file__).parent / "data" / "oos_anchors.yaml"
 MAX_QUESTION = 300  # characters of a question that are read (long pastes are cut)
-MAX_CITED = 3
-CITE_RATIO = 0.2  # a 2nd/3rd clause is cited when its lexical score is at least this share of the best
-QUOTE_CHARS = 220  # a leaf clause longer than this is trimmed to its most relevant sentences
+QUOTE_CHARS = 150  # the one quote of a Chinese answer (the whole clause is a tap away)
+QUOTE_CHARS_EN = 320  # its reference translation
 TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
 # refusal gate (calibrated on the dev set and our own paraphrases; see benchmarks/qa_eval.py)
-GATE_MIN_BM25 = 1.5
-GATE_UNKNOWN_RATIO = 2.0
 
 
 QUERY_CACHE_SIZE = 2048  # repeated questions (menu examples, FAQs) skip the embedding
+
+
+@lru_cache(maxsize=1)
+def oos_anchors() -> list[str]:
+    data = yaml.safe_load(OOS_ANCHORS_FILE.read_text(encoding="utf-8")) or {}
+    return [str(q) for q in data.get("anchors", [])]
 
 
 @lru_cache(maxsize=1)
@@ -59,33 +66,46 @@ def _r(key: str, lang: str, **kw: Any) -> str:
 
 @dataclass
 class Citation:
-    clause: str
+    clause: str  # clause id inside its document
     label: str  # canonical Chinese label (clause-ids.md)
     label_en: str
     title: str
-    quote: str  # the scheme's words, trimmed to the relevant sentences
+    quote: str  # the scheme's words, trimmed to the sentences that support the lead
+    quote_en: str = ""  # the card's reference translation of the same sentences (unofficial)
+    document: str = "scheme"
 
     def shown_label(self, lang: str) -> str:
         return f"{self.label_en} · {self.label}" if lang == "en" else self.label
 
 
 @dataclass
+class Option:
+    """A topic offered when the question is not clear enough ("您是想问")."""
+
+    clause: str
+    label: str
+    text: str  # the clause's gist in the asker's language
+
+
+@dataclass
 class Answer:
     question: str
     lang: str
-    kind: str  # answer | refused | canned | empty
+    kind: str  # answer | clarify | refused | canned | empty
     lead: str = ""
     citations: list[Citation] = field(default_factory=list)
-    related: list[tuple[str, str]] = field(default_factory=list)  # (clause id, label)
+    related: list[tuple[str, str]] = field(default_factory=list)  # (clause id, label): offered as buttons
     ranked: list[str] = field(default_factory=list)  # retrieval order, grouped by clause (≤ 6)
     context: dict[str, Any] | None = None  # topic to pass back with the next question of this chat
     note: str = ""  # truncated / follow-up notices
+    notice: str = ""  # validity or version warning about the cited document
+    options: list[Option] = field(default_factory=list)  # clarify: the nearest topics
     llm: bool = False
     features: dict[str, Any] = field(default_factory=dict)
 
     @property
     def refused(self) -> bool:
-        return self.kind != "answer"
+        return self.kind not in ("answer", "clarify")
 
     @property
     def clause_ids(self) -> list[str]:
@@ -98,12 +118,16 @@ class Answer:
         if self.note:
             out.append(f"<i>{e(self.note)}</i>" if markup else self.note)
         out.append(f"<b>{e(self.lead)}</b>" if markup and self.kind == "answer" else e(self.lead))
-        for c in self.citations:
-            head = f"【{c.shown_label(self.lang)}】" + (f" {c.title}" if c.title else "")
-            out.append(f"<b>{e(head)}</b>\n<blockquote>{e(c.quote)}</blockquote>" if markup else f"{head}\n{c.quote}")
-        if self.related:
-            labels = ("；" if self.lang == "zh" else "; ").join(lbl for _, lbl in self.related)
-            out.append(e(_r("related", self.lang) + labels))
+        for o in self.options:
+            out.append(f"• {e(o.label)}：{e(o.text)}" if self.lang == "zh" else f"• {e(o.label)}: {e(o.text)}")
+        for c in self.citations[:1]:
+            head = f"【{c.shown_label(self.lang)}】" + (f" {c.title}" if c.title and self.lang == "zh" else "")
+            quote = c.quote_en if self.lang == "en" and c.quote_en else c.quote
+            if self.lang == "en" and c.quote_en:
+                head += " " + _r("translation_note", "en")
+            out.append(f"{e(head)}\n<blockquote>{e(quote)}</blockquote>" if markup else f"{head}\n{quote}")
+        if self.notice:
+            out.append(f"<i>{e(self.notice)}</i>" if markup else self.notice)
         if self.kind == "answer":
             d = _r("disclaimer", self.lang)
             out.append(f"<i>{e(d)}</i>" if markup else d)
@@ -118,6 +142,7 @@ class Answer:
         if len(text) > TEXT_BUDGET:  # one very long quote: cut it, keeping the markup balanced
             c = self.citations[0]
             c.quote = c.quote[: max(200, len(c.quote) - (len(text) - TEXT_BUDGET) - 10)] + "……"
+            c.quote_en = c.quote_en[: max(200, len(c.quote_en) - (len(text) - TEXT_BUDGET) - 10)]
             text = "\n\n".join(self._parts(markup))
         return text
 
@@ -132,9 +157,14 @@ class Answer:
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "lang": self.lang,
+            "lead": self.lead,
             "answer": self.text(),
-            "citations": [{"clause": c.clause, "label": c.label, "quote": c.quote} for c in self.citations],
+            "citations": [{"document": c.document, "clause": c.clause, "label": c.label, "quote": c.quote}
+                          for c in self.citations],
+            "notice": self.notice,
             "refused": self.refused,
+            "kind": self.kind,
         }
 
 
@@ -209,24 +239,27 @@ class QAService:
         analyzer: Analyzer | None = None,
         llm: Any = None,
         rebuild: bool = False,
+        cards: dict[str, Card] | None = None,
     ) -> None:
         self.corpus = corpus
         self.analyzer = analyzer or default_analyzer()
         self.embeddings = embeddings
         self.llm = llm
         self.index_info: IndexInfo | None = None
-        self.store: Any = None
-        vectors = None
+        self.index: DenseIndex | None = None
+        self.cards = (load_cards(corpus) if CARDS_FILE.exists() else {}) if cards is None else cards
+        self.faq: list[Any] = []
+        self.retriever = Retriever(corpus, self.analyzer,
+                                   rule_clauses=[c for c, card in self.cards.items() if "ratio" in card.facts])
         if embeddings is not None and index_dir is not None:
-            self.store, self.index_info = open_index(index_dir, corpus, embeddings, force=rebuild)
-            got = self.store.get(include=["embeddings"])
-            pos = {cid: i for i, cid in enumerate(got["ids"])}
-            vectors = as_array([got["embeddings"][pos[cid]] for cid in corpus.ids])
-        self.retriever = Retriever(corpus, self.analyzer, vectors)
+            self.index = DenseIndex(index_dir, embeddings)
+            self.index_info = self.index.sync(self._parts(), corpus.ids, force=rebuild)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
         self._cache_lock = threading.Lock()
         intents = replies()["intents"]
         self._intents = [(name, {_normalize(p) for p in spec["patterns"]}) for name, spec in intents.items()]
+        actors = self.analyzer.lexicon.slots.get("actor", [])
+        self._actors = sorted({*actors, *(_stem(a) for a in actors), "高校", "大学", "企业"}, key=len, reverse=True)
         fm = replies()["followup_markers"]
         self._fu_prefixes = sorted((str(p).lower() for p in fm["prefixes"]), key=len, reverse=True)
         self._fu_suffixes = [str(s) for s in fm["suffixes"]]
@@ -246,34 +279,47 @@ class QAService:
         return cls(load(), make_embeddings(backend, model), Path(data_dir) / "chroma", llm=llm, rebuild=rebuild)
 
     # -- public API ------------------------------------------------------------------
-    def answer(self, question: str, lang: str | None = None, context: dict[str, Any] | None = None) -> Answer:
-        return self.answer_many([question], lang, [context])[0]
+    def answer(self, question: str, lang: str | None = None, context: dict[str, Any] | None = None,
+               today: date | None = None) -> Answer:
+        return self.answer_many([question], lang, [context], today)[0]
 
     def answer_many(
         self, questions: Sequence[str], lang: str | None = None, contexts: Sequence[dict[str, Any] | None] | None = None,
+        today: date | None = None,
     ) -> list[Answer]:
+        """``today`` (the caller's date in its time zone) is what validity and days-left are judged on."""
         ctxs = list(contexts) if contexts is not None else [None] * len(questions)
-        prepared: list[tuple[str, str, bool, Answer | None, Query | None, str]] = []
+        prepared: list[tuple[str, str, bool, Answer | None, Query | None, str, list[Query]]] = []
         for raw, ctx in zip(questions, ctxs, strict=True):
             text, truncated = clean_question(raw or "")
             lng = "en" if lang == "en" or detect_lang(text) == "en" else "zh"  # chose or wrote English
             early = self._early(raw, text, lng, ctx)
             query, topic = (None, "") if early else self._query(text, ctx)
-            prepared.append((raw, lng, truncated, early, query, topic))
-        todo = [p[4].text for p in prepared if p[4] is not None]
-        qvecs = iter(self._embed(todo))
+            parts = [] if early or topic else [self.analyzer.analyze(p) for p in split_parts(text, self._actors)]
+            prepared.append((raw, lng, truncated, early, query, topic, parts))
+        todo = [q.text for p in prepared if p[4] is not None for q in (p[4], *p[6])]
+        dense = iter(self._dense(todo))
         out: list[Answer] = []
-        for raw, lng, truncated, early, query, topic in prepared:
+        for raw, lng, truncated, early, query, topic, parts in prepared:
             if early is not None:
                 out.append(early)
                 continue
             assert query is not None
-            ret = self.retriever.retrieve(query, next(qvecs))
-            ans = self._compose(raw, lng, ret, ctxs[len(out)], topic)
+            ret = self.retriever.retrieve(query, next(dense))
+            part_rets = [self.retriever.retrieve(pq, next(dense)) for pq in parts]
+            ans = self._compose(raw, lng, ret, ctxs[len(out)], topic, today, part_rets)
             if truncated:
                 ans.note = (_r("truncated", lng, n=MAX_QUESTION) + " " + ans.note).strip()
             out.append(ans)
         return out
+
+    def answer_clause(self, cid: str, lang: str, today: date | None = None, question: str = "") -> Answer | None:
+        """The answer a clause gives on its own (a "您是想问" button, an FAQ topic)."""
+        if cid not in self.corpus.clauses:
+            return None
+        q = self.analyzer.analyze(question or self.corpus.clauses[cid].title or self.corpus.clauses[cid].label)
+        ret = Retrieval(q, [Hit(cid, 10.0, 1.0)], {}, [])
+        return self._answer(question or self._label(cid, lang), lang, ret, [ret.hits[0]], today, "")
 
     def clause(self, cid: str) -> Clause | None:
         return self.corpus.get(cid.strip())
@@ -282,9 +328,23 @@ class QAService:
         return self.corpus.full_text(cid) if cid in self.corpus.clauses else None
 
     # -- steps ---------------------------------------------------------------------------
+    def _parts(self) -> dict[str, list[Unit]]:
+        """What the dense index holds: the documents' clauses and sentences, card and FAQ questions."""
+        cards = [(cid, i, q) for cid, card in self.cards.items() for i, f in enumerate(card.facets) for q in f.q]
+        faq = [(str(e.clause), -1, str(e.question)) for e in self.faq if e.clause in self.corpus.clauses]
+        anchors = [("", -1, q) for q in oos_anchors()]
+        return {"doc:scheme": corpus_units(self.corpus), "cards": question_units(cards, "cards", "card"),
+                "faq": question_units(faq, "faq", "faq"), "oos": question_units(anchors, "oos", "oos")}
+
+    def _dense(self, texts: list[str]) -> list[DenseHits | None]:
+        """Chroma's nearest units for each question (None without an index)."""
+        if self.index is None or not texts:
+            return [None] * len(texts)
+        return self.index.search(self._embed(texts))
+
     def _embed(self, texts: list[str]) -> list[np.ndarray | None]:
         """Query vectors, from a small LRU cache when the same query was embedded recently."""
-        if self.embeddings is None or self.retriever.vectors is None or not texts:
+        if self.embeddings is None or self.index is None or not texts:
             return [None] * len(texts)
         with self._cache_lock:
             cached = {t: self._qcache[t] for t in texts if t in self._qcache}
@@ -329,49 +389,128 @@ class QAService:
         prev = (ctx or {}).get("q")
         if not prev or not isinstance(prev, str):
             return q, ""
-        own_evidence = bool(q.tokens) and self._in_scope(self.retriever.retrieve(q, None, k=1))
+        own_evidence = bool(q.tokens) and self._own_evidence(self.retriever.retrieve(q, None, k=1))
         if not self._is_followup(text) and (own_evidence or len(text) > 16):
             return q, ""
         return self.analyzer.follow_up(q, prev[:200]), prev[:200]
 
-    def _in_scope(self, ret: Retrieval) -> bool:
+    def _own_evidence(self, ret: Retrieval) -> bool:
+        """A follow-up candidate carries its own topic: scheme words of its own, nothing out of scope."""
         f = ret.features
-        if ret.query.oos_shapes:  # about the assistant, another jurisdiction, dates/amounts the scheme lacks
-            return False
-        if f.get("explicit"):
-            return True
-        if f["oos"] > 0 or f["known"] == 0 or not ret.hits:
-            return False
-        if f["unknown"] > GATE_UNKNOWN_RATIO * f["known"]:
-            return False
-        return bool(f["bm25_top"] >= GATE_MIN_BM25)
+        return not ret.query.oos_shapes and not f["oos"] and f["known"] > 0 and bool(ret.hits) \
+            and f["unknown"] <= f["known"]
 
-    def _compose(self, raw: str, lang: str, ret: Retrieval, prev_ctx: dict[str, Any] | None, topic: str) -> Answer:
+    def outcome(self, ret: Retrieval) -> tuple[str, float]:
+        """answer / clarify / refused, and the gate's probability that the documents answer it."""
+        if ret.query.oos_shapes:  # about the assistant, another jurisdiction, facts the documents lack
+            return "refused", 0.0
+        if ret.features.get("explicit"):
+            return "answer", 1.0
+        if not ret.hits:
+            return "refused", 0.0
+        p = self.retriever.gate(ret.features)
+        th = self.retriever.model.thresholds
+        if p >= th["answer"]:
+            return "answer", p
+        return ("clarify" if p >= th["refuse"] else "refused"), p
+
+    def _compose(self, raw: str, lang: str, ret: Retrieval, prev_ctx: dict[str, Any] | None, topic: str,
+                 today: date | None, parts: Sequence[Retrieval] = ()) -> Answer:
         ranked = [h.clause for h in ret.hits]
         feats: dict[str, Any] = {**ret.features, "unknown_words": ret.unknown}
-        if not self._in_scope(ret):
-            return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=ranked, context=prev_ctx,
-                          features=feats)
-        chosen: list[Hit] = ret.hits[:1]
-        for h in ret.hits[1:MAX_CITED]:  # best first: stop at the first clause that is only weakly related
-            if h.lexical < CITE_RATIO:
-                break
-            if self._other_actor(ret.query, chosen[0].clause, h.clause):
-                continue
-            chosen.append(h)
-        weights = self.retriever.term_weights(ret.query)
-        cites = [self._citation(h.clause, weights) for h in chosen]
-        related = [(h.clause, self._label(h.clause, lang)) for h in ret.hits[len(chosen):len(chosen) + 2]]
-        first = cites[0].shown_label(lang) + (f" {cites[0].title}" if cites[0].title else "")
-        labels = first if len(cites) == 1 else _r("lead_more", lang, first=first, n=len(cites), more=len(cites) - 1)
-        ans = Answer(raw, lang, "answer", lead=_r("lead", lang, labels=labels), citations=cites, related=related,
-                     ranked=ranked, features=feats)
-        ans.context = {"q": ret.query.text[:200], "clauses": ranked[:3]}
+        kind, p_in = self.outcome(ret)
+        feats["p_in"] = p_in
+        if kind == "refused":
+            return self._refusal(raw, lang, ret, prev_ctx, feats)
+        if kind == "clarify":
+            opts = [Option(h.clause, self._label(h.clause, lang), self._gist(h.clause, lang)) for h in ret.hits[:3]]
+            return Answer(raw, lang, "clarify", lead=_r("clarify", lang), ranked=ranked, context=prev_ctx,
+                          features=feats, options=opts)
+        tops: list[Hit] = []
+        for pr in parts:  # a multi-part question: each part's own best clause, when it is answered
+            if pr.hits and self.outcome(pr)[0] == "answer" and not any(
+                    self.corpus.is_under(pr.hits[0].clause, t.clause) or self.corpus.is_under(t.clause, pr.hits[0].clause)
+                    for t in tops):
+                tops.append(pr.hits[0])
+        if len(tops) < 2:
+            tops = [ret.hits[0]]
+        ans = self._answer(raw, lang, ret, tops[:3], today, topic)
+        ans.ranked, ans.features = ranked, feats
+        return ans
+
+    def _answer(self, raw: str, lang: str, ret: Retrieval, tops: list[Hit], today: date | None,
+                topic: str) -> Answer:
+        """Lead(s) from the cards (or computed), one focused quote, the rest as buttons."""
+        text = clean_question(raw)[0]
+        yes_no = is_yes_no(text)
+        leads: list[str] = []
+        cites: list[Citation] = []
+        for h in tops:
+            card = self.cards.get(h.clause)
+            facet = pick_facet(card, h.facet_sims, text) if card else None
+            lead = self._computed_lead(h.clause, card, text, lang, today)
+            if lead is None:
+                lead = card_lead(card, facet, lang, yes_no) if card else self._label(h.clause, lang)
+            leads.append(lead)
+            cites.append(self._citation(h.clause, self.retriever.term_weights(ret.query), facet))
+        lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))
+        shown = {c.clause for c in cites}
+        related = [(h.clause, self._label(h.clause, lang)) for h in ret.hits if h.clause not in shown][:3]
+        ans = Answer(raw, lang, "answer", lead=lead, citations=cites[:1] if len(cites) == 1 else cites,
+                     related=related, notice=self.notice(lang, today))
+        ans.context = {"q": ret.query.text[:200], "clauses": [h.clause for h in ret.hits][:3]}
         if topic:
             ans.note = _r("followup", lang, topic=topic[:60])
         if self.llm is not None:
             self._rephrase(ans)
         return ans
+
+    def _computed_lead(self, cid: str, card: Card | None, text: str, lang: str, today: date | None) -> str | None:
+        facts = card.facts if card else {}
+        if "ratio" in facts:
+            got = funding_lead(text, lang, str(facts["ratio"]))
+            if got:
+                return got
+        if card is not None:
+            got = deadline_lead(card, text, lang, today)
+            if got:
+                base = card_lead(card, pick_facet(card, {}, text), lang, False)
+                return f"{base}{' ' if lang == 'en' else ''}{got}"
+        if "valid_years" in facts:
+            return validity_lead(facts, self.issued_year, lang, today)
+        return None
+
+    def notice(self, lang: str, today: date | None) -> str:
+        """A warning when the bundled scheme may have lapsed on ``today`` (有效期N年 from its issue year)."""
+        card = self.cards.get("closing")
+        years = card.facts.get("valid_years") if card else None
+        if today is None or not years or self.issued_year is None or today.year <= self.issued_year + int(years) - 1:
+            return ""
+        return _r("notice_lapsed", lang, year=self.issued_year, years=years)
+
+    @property
+    def issued_year(self) -> int | None:
+        y = re.search(r"(\d{4})", self.corpus.year or "")
+        return int(y.group(1)) if y else None
+
+    def _gist(self, cid: str, lang: str) -> str:
+        card = self.cards.get(cid)
+        if card is None:
+            return self.corpus.clauses[cid].title or ""
+        return card.gist.en if lang == "en" else card.gist.zh
+
+    def _refusal(self, raw: str, lang: str, ret: Retrieval, ctx: dict[str, Any] | None, feats: dict[str, Any]) -> Answer:
+        """The fixed refusal; when the question touches a topic the scheme partly covers (how much money → the
+        support measures), it points to those clauses instead of saying the scheme is silent."""
+        see = self.analyzer.lexicon.partial_topics(ret.query.text)
+        if see:
+            key, ids = see
+            ids = [c for c in ids if c in self.corpus.clauses]
+            return Answer(raw, lang, "refused", lead=_r("partial_" + key, lang), ranked=[h.clause for h in ret.hits],
+                          context=ctx, features=feats, related=[(c, self._label(c, lang)) for c in ids],
+                          options=[Option(c, self._label(c, lang), self._gist(c, lang)) for c in ids[:2]])
+        return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=[h.clause for h in ret.hits],
+                      context=ctx, features=feats)
 
     def _other_actor(self, q: Query, top: str, cid: str) -> bool:
         """The question asks about the actor the best clause's headings name (the lead unit), and
@@ -392,27 +531,73 @@ class QAService:
         c = self.corpus.clauses[cid]
         return f"{c.label_en} · {c.label}" if lang == "en" else c.label
 
-    def _citation(self, cid: str, weights: dict[str, float]) -> Citation:
+    def _citation(self, cid: str, weights: dict[str, float], facet: Facet | None = None) -> Citation:
         c = self.corpus.clauses[cid]
-        return Citation(cid, c.label, c.label_en, c.title if cid[0].isdigit() and "." in cid else "",
-                        self._quote(c, weights))
+        zh, en = self._quote(c, weights, facet)
+        return Citation(cid, c.label, c.label_en, c.title if cid[0].isdigit() and "." in cid else "", zh, en)
 
-    def _quote(self, c: Clause, weights: dict[str, float]) -> str:
-        """The clause's words: relevant sentences of a long clause; a parent with its items."""
-        if c.children:
-            lines = [c.text] if c.text else []
+    def _quote(self, c: Clause, weights: dict[str, float], facet: Facet | None) -> tuple[str, str]:
+        """The sentences that support the lead, in Chinese and in the card's reference translation: the
+        facet's sentences, else the best-matching ones; a parent by its items' first lines; a title-only
+        part (a form section) by its heading and the fields it asks for."""
+        card = self.cards.get(c.id)
+        sents = sentences(c.text)
+        if c.children and not sents:
+            lines = []
             for child in c.children:
                 ch = self.corpus.clauses[child]
-                if ch.title:
-                    lines.append(_number(ch) + ch.title)
-                else:
-                    line = heading_line(ch)
-                    lines.append(line if len(line) <= 120 else self._trim(line, weights, 120))
-            return "\n".join(lines) or c.title
-        text = c.text or c.title
-        if len(text) <= QUOTE_CHARS:
-            return text
-        return self._trim(text, weights, QUOTE_CHARS)
+                lines.append(_number(ch) + (ch.title or self._short(ch.text)))
+            en = [f"{self.corpus.clauses[ch].label_en}: {self.cards[ch].gist.en}" for ch in c.children
+                  if ch in self.cards] if card else []
+            return self._cap("\n".join(lines), QUOTE_CHARS), self._cap("\n".join(en), QUOTE_CHARS_EN)
+        if not sents:
+            return c.title or c.label, (card.title_en if card else "")
+        if len(sents) > 1 and not any(len(x) > 12 for x in sents):  # a table: its heading and fields
+            zh = f"{c.title}：{'、'.join(x.strip('：: ') for x in sents)}" if c.title else "、".join(sents)
+            return self._cap(zh, QUOTE_CHARS), (card.title_en if card else "")
+        idx = [i for i in (facet.quote if facet else []) if i < len(sents)]
+        if not idx:
+            idx = self._best_sentences(sents, weights)
+        zh = self._join(sents, idx)
+        en = self._join(card.en, idx) if card and len(card.en) == len(sents) else ""
+        return self._cap(zh, QUOTE_CHARS), self._cap(en, QUOTE_CHARS_EN)
+
+    def _best_sentences(self, sents: list[str], weights: dict[str, float]) -> list[int]:
+        scored = []
+        for i, sent in enumerate(sents):
+            toks = set(self.analyzer.tokens(sent))
+            scored.append((sum(w for t, w in weights.items() if t in toks), -i))
+        keep: list[int] = []
+        used = 0
+        for score, neg in sorted(scored, reverse=True):
+            i = -neg
+            if keep and (score <= 0 or used + len(sents[i]) > QUOTE_CHARS):
+                continue
+            keep.append(i)
+            used += len(sents[i])
+        return sorted(keep)
+
+    @staticmethod
+    def _join(sents: Sequence[str], idx: Sequence[int]) -> str:
+        out: list[str] = []
+        for i in range(len(sents)):
+            if i in idx:
+                out.append(sents[i])
+            elif out and out[-1] != "……":
+                out.append("……")
+        while out and out[-1] == "……":
+            out.pop()
+        return ("" if not idx or idx[0] == 0 else "……") + " ".join(out) if sents and any(
+            not has_cjk(x) for x in sents) else ("" if not idx or idx[0] == 0 else "……") + "".join(out)
+
+    @staticmethod
+    def _short(text: str) -> str:
+        first = sentences(text)[0] if sentences(text) else text
+        return first if len(first) <= 40 else first[:38] + "……"
+
+    @staticmethod
+    def _cap(text: str, budget: int) -> str:
+        return text if len(text) <= budget else text[: budget - 2].rstrip() + "……"
 
     def _trim(self, text: str, weights: dict[str, float], budget: int) -> str:
         sents = sentences(text)

@@ -28,6 +28,13 @@ HIT_WEIGHT = 1.0
 _KEEP = re.compile(r"[\w\u3400-\u9fff]")
 
 
+_AMOUNT = re.compile(r"(\d[\d,，.]*|[一二两三四五六七八九十百千]+)\s*(万元|万|亿元|亿|元|块|w\b|million|yuan|rmb)", re.I)
+
+
+def has_amounts(text: str) -> bool:
+    return bool(_AMOUNT.search(text))
+
+
 def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
@@ -47,6 +54,15 @@ class Lexicon:
     oos_patterns_zh: list[re.Pattern[str]] = field(default_factory=list)
     oos_patterns_en: list[re.Pattern[str]] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
+    partial: list[tuple[str, re.Pattern[str], list[str]]] = field(default_factory=list)
+
+    def partial_topics(self, text: str) -> tuple[str, list[str]] | None:
+        """A topic the scheme covers only in part (funding amounts → the support measures): (key, clause ids)."""
+        low = text.lower()
+        for key, pattern, see in self.partial:
+            if pattern.search(low):
+                return key, see
+        return None
 
     @classmethod
     def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
@@ -68,6 +84,8 @@ class Lexicon:
             oos_patterns_zh=[re.compile(str(x)) for x in pats.get("zh", [])],
             oos_patterns_en=[re.compile(str(x)) for x in pats.get("en", [])],
             roles=[str(x) for x in d.get("roles", [])],
+            partial=[(str(p["key"]), re.compile(str(p["pattern"])), [str(x) for x in p["see"]])
+                     for p in d.get("partial_topics", [])],
         )
 
     def targets(self) -> set[str]:
@@ -126,6 +144,7 @@ class Query:
     about_attachments: bool = False
     hit_targets: dict[str, list[str]] = field(default_factory=dict)
     oos_shapes: list[str] = field(default_factory=list)  # refused even when a clause is named
+    amounts: bool = False  # the question gives money amounts (150万, 1,500,000元, 3 million yuan)
 
     def weighted(self, expansion_weight: float = 0.6, hit_weight: float = HIT_WEIGHT) -> dict[str, float]:
         """Term weights: the question's own words 1.0, words the lexicon rewrote lower, their mapping lower."""
@@ -206,7 +225,7 @@ class Analyzer:
         low = text.lower()
         about_att = any(c in low for c in self.lexicon.attachment_cues)
         return Query(text, toks, expansions, hits, self.lexicon.out_of_scope(text), english, slot_terms, about_att,
-                     {h: ts for h, ts in pairs}, self.lexicon.out_of_scope_shapes(text))
+                     {h: ts for h, ts in pairs}, self.lexicon.out_of_scope_shapes(text), has_amounts(text))
 
     def follow_up(self, current: Query, previous: str) -> Query:
         """``current`` read in the topic of ``previous``: a term of the same class (actor, document …)
@@ -228,7 +247,7 @@ class Analyzer:
             current.lexicon_hits + [h for h in prev.lexicon_hits if h not in drop], current.oos,
             current.english, {**prev.slot_terms, **current.slot_terms},
             current.about_attachments or prev.about_attachments, {**prev.hit_targets, **current.hit_targets},
-            current.oos_shapes,
+            current.oos_shapes, current.amounts,
         )
 
 

@@ -1,0 +1,254 @@
+"""The answer's lead: the sentence(s) that answer the question, in the asker's language (pure).
+
+- **From the card** of the best clause: the facet whose questions matched best (dense, else shared
+  character pairs), else the gist; a yes/no question gets the facet's oriented answer first (可以 /
+  原则上不行 / No …), any other question gets the answer without it.
+- **Computed** where the question gives numbers or asks about dates: amounts against the 2:1 rule
+  (the checklists' calculator, ``checks.inputs.funding``), days left to the annual report's 12-31, the
+  document's validity on ``today``.
+- **Quotes**: the supporting sentences of the clause (the facet's, else the best-matching ones), in
+  Chinese or as the card's reference translation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from checks.inputs import find_numbers, funding
+from knowledge.cards import Card, Facet
+
+_YESNO_ZH = re.compile(r"(吗|么|嘛|不)[？?。！!\s]*$|能否|可否|是否|能不能|可不可以|是不是|要不要|需不需要|需要不需要|"
+                       r"有没有|行不行|可以不|算不算|会不会|得不得|用不用|必须[^？?]{0,12}[吗么]")
+_YESNO_EN = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(can|could|may|must|does|do|did|is|are|was|should|will|would|shall|"
+                       r"has|have|need|am)\b", re.I)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_REQ = re.compile(r"申请|省里|省级|省财政|财政|拨款|补助|资助|支持|争取|拿到|要到|获批|给|立项|经费总额|"
+                  r"request|apply|applied|asking|ask for|grant|province|provincial|government|funding from", re.I)
+_RAISE = re.compile(r"自筹|自己|自有|配套|企业出|我们出|拿出|出资|投入|自掏|raise|raised|own|self|match|put in|"
+                    r"contribute", re.I)
+_MONEY_UNIT = re.compile(r"^\s*(万元|万|元|块|亿元|亿|w|W|k|K|million|mn|m\b|yuan|rmb|cny)", re.I)
+_WHEN = re.compile(r"什么时候|何时|哪天|几号|几月|截止|截至|最晚|期限|还有几天|多少天|时间|when|deadline|due|how many days|"
+                   r"how long", re.I)
+
+
+def is_yes_no(text: str) -> bool:
+    t = text.strip()
+    return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t))
+
+
+def _grams(text: str) -> set[str]:
+    """CJK character pairs and Latin words."""
+    low = text.lower()
+    words = set(re.findall(r"[a-z]{3,}", low))
+    cjk = re.sub(r"[^\u3400-\u9fff]", "", low)
+    return words | {cjk[i:i + 2] for i in range(len(cjk) - 1)}
+
+
+FACET_TIE = 0.02  # cosines this close are a tie, broken by shared words
+
+
+def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | None:
+    """The facet the question asks about: the one whose question Chroma found nearest (a near tie goes to
+    the one sharing more words with the question), else the one sharing the most words, else (one facet)
+    that one."""
+    if not card.facets:
+        return None
+    if len(card.facets) == 1:
+        return card.facets[0]
+    g = _grams(question)
+
+    def overlap(i: int) -> float:
+        return max((len(g & _grams(q)) / (len(_grams(q)) or 1) for q in card.facets[i].q), default=0.0)
+
+    valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
+    if valid:
+        best = max(valid.values())
+        near = [i for i, v in valid.items() if v >= best - FACET_TIE]
+        return card.facets[max(near, key=lambda i: (overlap(i), valid[i]))]
+    scored = [(overlap(i), -i) for i in range(len(card.facets))]
+    top, neg = max(scored)
+    return card.facets[-neg] if top > 0 else None
+
+
+def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool) -> str:
+    """The facet's answer (or the gist), oriented for a yes/no question."""
+    text = (facet.en if lang == "en" else facet.zh) if facet else (card.gist.en if lang == "en" else card.gist.zh)
+    polar = facet.polar if facet else None
+    if polar is None:
+        return text
+    p = polar.en if lang == "en" else polar.zh
+    starts = text.lower().startswith(p.lower())
+    if yes_no and not starts:
+        return f"{p}. {text}" if lang == "en" else f"{p}。{text}"
+    if not yes_no and starts:
+        rest = text[len(p):].lstrip("：:，,。.;； ")
+        return (rest[:1].upper() + rest[1:]) if lang == "en" and rest else (rest or text)
+    return text
+
+
+# -- amounts ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Amount:
+    wan: Decimal  # in 万元
+    role: str  # requested | raised | ""
+    text: str
+
+
+def amounts(question: str) -> list[Amount]:
+    """Money amounts in a question (a number with a money unit), each with what it is: the provincial
+    funds requested or the self-raised funds, judged by the words just before it."""
+    out: list[Amount] = []
+    for n in find_numbers(question):
+        after = question[n.end:n.end + 12]
+        m = _MONEY_UNIT.match(after)
+        unit = n.unit
+        value = n.value
+        if m:
+            u = m.group(1).lower()
+            if u in ("million", "mn", "m"):
+                value, unit = value * 1_000_000, "million"
+            elif u in ("元", "块", "yuan", "rmb", "cny") and not unit:
+                unit = "元"
+        elif not unit:
+            continue  # a bare number (一个联合体, 3年) is no amount
+        if unit in ("千", "百", "k", "K") and not m:
+            continue
+        wan = value / 10_000
+        before = question[max(0, n.start - 14):n.start]
+        roles = [(mm.end(), "requested") for mm in _REQ.finditer(before)] + \
+                [(mm.end(), "raised") for mm in _RAISE.finditer(before)]
+        role = max(roles)[1] if roles else ""
+        out.append(Amount(wan, role, question[n.start:n.end + (m.end() if m else 0)]))
+    return out
+
+
+def _wan(v: Decimal, lang: str) -> str:
+    """150 万元 / CNY 1.5 million."""
+    if lang == "en":
+        yuan = v * 10_000
+        if abs(yuan) >= 1_000_000:
+            return f"CNY {_num(yuan / 1_000_000)} million"
+        return f"CNY {int(yuan):,}" if yuan == int(yuan) else f"CNY {_num(yuan)}"
+    return f"{_num(v)}万元"
+
+
+def _num(d: Decimal) -> str:
+    q = d.quantize(Decimal("0.0001"))
+    text = format(q, "f").rstrip("0").rstrip(".")
+    return text or "0"
+
+
+MAX_WAN = Decimal(10_000_000)  # 1,000 亿元: anything above is not a plausible amount
+
+
+def funding_lead(question: str, lang: str, ratio: str = "2:1") -> str | None:
+    """The computed answer when the question gives amounts (None when it gives none)."""
+    found = amounts(question)
+    if not found:
+        return None
+    bad = [a for a in found if a.wan <= 0 or a.wan > MAX_WAN]
+    if bad:
+        a = bad[0]
+        if lang == "en":
+            return (f"I read the amount “{a.text}” but cannot use it (it must be above zero and realistic). "
+                    f"Please give the provincial funds you are requesting, e.g. “we request 1.5 million yuan”.")
+        return f"我理解到的金额是“{a.text}”，无法据此计算（金额须大于0且在合理范围内）。请告诉我申请的省级经费，例如“申请150万元”。"
+    k = Decimal(ratio.split(":")[0]) / Decimal(ratio.split(":")[1])
+    req = next((a for a in found if a.role == "requested"), None)
+    raised = next((a for a in found if a.role == "raised"), None)
+    if req is None and raised is None:
+        req = found[0]
+        if len(found) > 1:
+            raised = found[1]
+    if req is not None and raised is not None:
+        f = funding(req.wan, raised.wan, k)
+        if f.holds:
+            return (f"Yes, that is enough: {_wan(raised.wan, lang)} self-raised against {_wan(req.wan, lang)} requested "
+                    f"is {f.ratio}:1, at least the required {ratio} (minimum {_wan(f.min_required, lang)})."
+                    if lang == "en" else
+                    f"够：自筹{_wan(raised.wan, lang)}、申请{_wan(req.wan, lang)}，比例为{f.ratio}:1，不低于{ratio}（至少需{_wan(f.min_required, lang)}）。")
+        assert f.shortfall is not None
+        return (f"No, not enough: requesting {_wan(req.wan, lang)} needs at least {_wan(f.min_required, lang)} "
+                f"self-raised ({ratio}); {_wan(raised.wan, lang)} is {_wan(f.shortfall, lang)} short."
+                if lang == "en" else
+                f"不够：申请{_wan(req.wan, lang)}，按不低于{ratio}的要求自筹至少需{_wan(f.min_required, lang)}，"
+                f"目前{_wan(raised.wan, lang)}，还差{_wan(f.shortfall, lang)}。")
+    if req is not None:
+        f = funding(req.wan, None, k)
+        return (f"Requesting {_wan(req.wan, lang)} of provincial funds, the enterprises must raise at least "
+                f"{_wan(f.min_required, lang)} themselves (at least {ratio})."
+                if lang == "en" else
+                f"申请省级经费{_wan(req.wan, lang)}，按不低于{ratio}的要求，企业自筹经费至少需{_wan(f.min_required, lang)}。")
+    assert raised is not None
+    most = raised.wan / k
+    return (f"With {_wan(raised.wan, lang)} self-raised, the {ratio} rule allows requesting at most {_wan(most, lang)}."
+            if lang == "en" else
+            f"自筹{_wan(raised.wan, lang)}，按不低于{ratio}的要求，对应申请的省级经费最多{_wan(most, lang)}。")
+
+
+def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> str | None:
+    """Days left to this year's annual report (card fact ``annual_report_due``: MM-DD)."""
+    due_md = card.facts.get("annual_report_due")
+    if not due_md or today is None or not _WHEN.search(question):
+        return None
+    month, day = (int(x) for x in str(due_md).split("-"))
+    due = date(today.year, month, day)
+    days = (due - today).days
+    if lang == "en":
+        return f"This year's report is due by {due.isoformat()}: {days} day(s) left." if days >= 0 else None
+    return f"今年（{today.year}年）应在{due.month}月{due.day}日前报送，还有{days}天。" if days >= 0 else None
+
+
+def validity_lead(facts: dict[str, Any], issued_year: int | None, lang: str, today: date | None) -> str | None:
+    """The document's validity judged on ``today`` (card fact ``valid_years``, issue year known)."""
+    years = facts.get("valid_years")
+    if not years or issued_year is None:
+        return None
+    until = issued_year + int(years)
+    if today is None:
+        return None
+    if today.year > until:
+        state_zh, state_en = "按今天判断可能已到期", "by today it has probably expired"
+    elif today.year == until:
+        state_zh, state_en = "今年可能到期", "it may expire this year"
+    else:
+        state_zh, state_en = "按今天判断仍在有效期内", "by today it is still valid"
+    if lang == "en":
+        return (f"The scheme took effect on issue and is valid for {years} years: issued in {issued_year}, it runs to "
+                f"about {until}; {state_en} ({today.isoformat()}). Check the latest documents of the provincial "
+                f"Department of Science and Technology.")
+    return (f"方案自印发之日起施行，有效期{years}年：{issued_year}年印发，有效期约至{until}年，{state_zh}（{today.isoformat()}），"
+            f"请以省科技厅最新文件为准。")
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+_SEP = re.compile(r"[？?；;]|(?<=[\u3400-\u9fff])。|，?(?:另外|还有|以及|此外|再问一下|顺便问一下)|,?\s+(?:and also|also,|plus)\s+", re.I)
+_EACH = re.compile(r"各|分别|各自|respectively|each", re.I)
+
+
+def split_parts(text: str, actors: list[str]) -> list[str]:
+    """The parts of a multi-part question: its sentences/clauses joined by 另外/还有/；/？, or one part per
+    actor when it asks about several actors "each" (牵头和成员各要什么条件). One part: [] (not multi-part)."""
+    pieces = [p.strip(" ，,。.") for p in _SEP.split(text)]
+    pieces = [p for p in pieces if len(p) >= 4]
+    if len(pieces) >= 2:
+        return pieces[:3]
+    found = [a for a in actors if a in text]
+    if len(found) >= 2 and _EACH.search(text):
+        out = []
+        for a in found[:3]:
+            t = text
+            for other in found:
+                if other != a:
+                    t = t.replace(other, "")
+            out.append(re.sub(r"^[和与及、,，\s]+|[和与及、]+(?=[各分])", "", t))
+        return out
+    return []
