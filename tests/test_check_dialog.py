@@ -407,10 +407,10 @@ def test_a_question_typed_mid_checklist_is_answered_and_the_question_comes_back(
     before = state(app)
     for question in ("2:1 是什么意思？", "牵头单位可以同时牵头两个联合体吗", "请问牵头单位要具备哪些条件"):
         out = chat.say(question)
-        assert [r.text.split("\n")[0] for r in out.replies][0] == f"QA-ANSWER: {question}"
+        assert next(r.text.split("\n")[0] for r in out.replies) == f"QA-ANSWER: {question}"
         ours = out.replies[-1]
         assert ours.text.startswith("↩️ 继续自评") and "第 2 题" in ours.text and "云南省内注册" in ours.text
-        assert any("是" == b.label for row in ours.buttons for b in row)  # with its buttons
+        assert any(b.label == "是" for row in ours.buttons for b in row)  # with its buttons
         assert state(app) == before  # nothing answered, nothing lost
     assert len(asked) == 3
     chat.press(chat.button("是", out))  # the re-shown buttons work

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date
 
@@ -28,7 +29,8 @@ LEAD, MEMBER, FORMATION = LISTS
 
 
 def asking(cl: Checklist, fact: str, answers: dict | None = None, **kw: object) -> Dialog:
-    return Dialog(id="d1", stage=Stage.ASKING, checklist=cl.id, current=fact, answers=answers or {}, **kw)
+    return Dialog.model_validate({"id": "d1", "stage": "ask", "checklist": cl.id, "current": fact,
+                                  "answers": answers or {}, **kw})
 
 
 def go(d: Dialog, ev: Event) -> tuple[Dialog | None, View]:
@@ -248,7 +250,7 @@ def test_progress_never_jumps_backwards(cl: Checklist) -> None:
     for _ in range(200):
         seen = _walk(cl, rng)
         assert seen[0] == (1, len(cl.questions) - 1)
-        for (n1, left1), (n2, left2) in zip(seen, seen[1:], strict=False):
+        for (n1, left1), (n2, left2) in itertools.pairwise(seen):
             assert n2 == n1 + 1, seen  # the next question is the next number
             assert left2 < left1, seen  # what is left only shrinks
         assert seen[-1][1] == 0

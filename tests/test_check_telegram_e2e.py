@@ -4,6 +4,7 @@ with a bot restart in the middle of the dialog."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -102,9 +103,8 @@ async def test_two_devices_answering_at_once(tg_settings: Settings, api: FakeBot
     try:
         async with running_bot(app, api):
             await act(api, "sendMessage", lambda: api.send_text(CHAT, "/check formation"))
-            mid = api.last_message(CHAT)["message_id"]
             for typed in ("1", "3", "1", "0", "0", "光伏"):
-                await act(api, "sendMessage", lambda typed=typed: api.send_text(CHAT, typed))
+                await act(api, "sendMessage", functools.partial(api.send_text, CHAT, typed))
             mid = api.last_message(CHAT)["message_id"]
             for _ in range(5):
                 await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "是")))
