@@ -136,8 +136,10 @@ def render_docx(r: ReportInput) -> bytes:
     w = _L[r.lang]
     title, verdict, counts, meta = _head(r)
     doc = Document()
-    doc.styles["Normal"].font.size = Pt(10.5)
-    doc.add_heading(title, level=0)
+    styles = doc.styles  # looked up once: python-docx finds a style by name slowly
+    styles["Normal"].font.size = Pt(10.5)
+    heading, grid = styles["Heading 1"], styles["Table Grid"]
+    doc.add_paragraph(title, styles["Title"])
     p = doc.add_paragraph()
     run = p.add_run(verdict)
     run.bold = True
@@ -146,30 +148,32 @@ def render_docx(r: ReportInput) -> bytes:
     doc.add_paragraph(counts)
     doc.add_paragraph(" · ".join(f"{key}: {value}" for key, value in meta))
 
-    doc.add_heading(w["conditions"], level=1)
-    table = doc.add_table(rows=1, cols=4)
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, (w["status"], w["condition"], w["reason"], w["fix"]), strict=True):
-        cell.text = ""
+    doc.add_paragraph(w["conditions"], heading)
+    conds = _conds(r)
+    table = doc.add_table(rows=1 + len(conds), cols=4)
+    table.style = grid
+    rows = table.rows
+    for cell, text in zip(rows[0].cells, (w["status"], w["condition"], w["reason"], w["fix"]), strict=True):
         cell.paragraphs[0].add_run(text).bold = True
-    for c in _conds(r):
-        cells = table.add_row().cells
-        cells[0].text = f"{c['mark']} {c['status']}"
+    for row, c in zip(rows[1:], conds, strict=True):
+        cells = row.cells
+        cells[0].paragraphs[0].add_run(f"{c['mark']} {c['status']}")
         head = cells[1].paragraphs[0]
         head.add_run(c["title"]).bold = True
         head.add_run(f"（{c['clause']}）")
         cells[1].add_paragraph().add_run(f"“{c['quote']}”").italic = True
-        cells[2].text = c["reason"]
-        cells[3].text = c["fix"] or "—"
+        cells[2].paragraphs[0].add_run(c["reason"])
+        cells[3].paragraphs[0].add_run(c["fix"] or "—")
 
-    doc.add_heading(w["answers"], level=1)
-    answers = doc.add_table(rows=1, cols=3)
-    answers.style = "Table Grid"
-    head_cells = answers.rows[0].cells
-    head_cells[0].text, head_cells[1].text, head_cells[2].text = "#", w["question"], w["answer"]
-    for i, (question, answer) in enumerate(_rows(r), 1):
-        cells = answers.add_row().cells
-        cells[0].text, cells[1].text, cells[2].text = str(i), question, answer
+    doc.add_paragraph(w["answers"], heading)
+    answered = _rows(r)
+    answers = doc.add_table(rows=1 + len(answered), cols=3)
+    answers.style = grid
+    arows = answers.rows
+    for row, values in zip(arows, [("#", w["question"], w["answer"])] + [
+            (str(i), q, a) for i, (q, a) in enumerate(answered, 1)], strict=True):
+        for cell, text in zip(row.cells, values, strict=True):
+            cell.paragraphs[0].add_run(text)
     doc.add_paragraph(w["note"]).runs[0].italic = True
     buf = io.BytesIO()
     doc.save(buf)
