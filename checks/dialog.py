@@ -394,7 +394,7 @@ def _word(text: str) -> str:
     return text.strip().rstrip(_TRAILING + "?？").casefold()
 
 
-def read_text(d: Dialog, cl: Checklist, text: str) -> Reading:
+def read_text(d: Dialog, cl: Checklist | None, text: str) -> Reading:
     """A typed line, read against the dialog's stage and its current question.
 
     Order: a navigation word (跳过 / 上一题 / 为什么 / 取消) → an answer that parses (so 100, 两个,
@@ -406,6 +406,8 @@ def read_text(d: Dialog, cl: Checklist, text: str) -> Reading:
     nav = NAV_WORDS.get(word)
     if d.stage != Stage.ASKING:
         return Reading(Event(Action.CANCEL)) if nav == Action.CANCEL else Reading(question=True)
+    if cl is None:
+        raise ValueError("a question waits: read_text needs its checklist")
     q = current_question(d, cl)
     qi = cl.index(q.fact)
     if nav is not None:

@@ -416,17 +416,20 @@ def on_text(ctx: Ctx) -> Outcome | None:
     cl = _checklist(d)
     if d.stage != Stage.PICKING and cl is None:
         return None
-    _keep_lang(ctx, d)
     text = (ctx.msg.text or "").strip()
-    reading = read_text(d, cl or next(iter(checklists().values())), text)
+    reading = read_text(d, cl, text)
     if d.stage != Stage.ASKING:  # picking or done: only 取消 is for the dialog
-        return run(ctx, d, reading.event, edit=False) if reading.event is not None else None
+        if reading.event is None:
+            return None
+        _keep_lang(ctx, d)
+        return run(ctx, d, reading.event, edit=False)
     assert cl is not None
-    if reading.question:  # a question in the middle of a checklist: answer it, then ask ours again
-        out = ctx.app.router.free_text(ctx)
+    if reading.question:  # a question in the middle of a checklist: answer it (in its own language),
+        out = ctx.app.router.free_text(ctx)  # then ask ours again (in the dialog's)
         _keep_lang(ctx, d)
         out.replies.append(ask_reply(ctx, d, cl, prefix=ctx.t("check.back_to_check")))
         return out
+    _keep_lang(ctx, d)
     if reading.problem is not None:
         q = current_question(d, cl)
         return Outcome([ask_reply(ctx, d, cl, prefix="⚠️ " + _problem_text(ctx, q, reading.problem, text))])
