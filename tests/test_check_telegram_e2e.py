@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from docx import Document as DocxDocument
 
 from bot.app import App, build_app
 from bot.config import Settings
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotAPI
 from tests.telegram_helpers import running_bot
+from tests.test_check_report import docx_text
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuv"
 CHAT = 31
@@ -86,7 +85,8 @@ async def test_check_dialog_over_telegram_with_a_restart(tg_settings: Settings, 
             sent = await act(api, "sendDocument", lambda: api.press(CHAT, mid, button(api, mid, "Word")))
             assert "自评报告" in sent["caption"]
             content = api.files[f"documents/doc{len(api.files)}"]
-            body = "\n".join(p.text for p in DocxDocument(io.BytesIO(content)).paragraphs)
+            body = docx_text(content)
+            assert body.startswith("牵头单位自评 — 自评报告\n结论：不符合条件")  # the verdict first
             assert "自筹 150 万元 : 申请 100 万元 = 1.5 : 1，低于 2 : 1" in body
             # a button from the finished dialog's earlier message, after "start again"
             await act(api, "sendMessage", lambda: api.press(CHAT, mid, button(api, mid, "重新自评")))
