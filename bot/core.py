@@ -56,6 +56,7 @@ class Reply:
     document: Document | None = None
     edit: bool = False  # replace the message whose button was pressed, when there is one
     menu: bool = False  # attach the main-menu keyboard
+    typed: bool = False  # the message waits for a typed answer (a number, a date, text): typed digits are text
 
 
 @dataclass
@@ -164,6 +165,7 @@ class Router:
         self.menu: dict[str, str] = {}  # menu-button i18n key -> command name
         self.document_handler: Handler | None = None
         self.fallback: Handler | None = None  # free text (the Q&A service)
+        self.command_hooks: list[Callable[[Ctx], None]] = []  # told before any command runs
 
     # -- registration -------------------------------------------------
     def command(
@@ -181,6 +183,11 @@ class Router:
 
     def menu_button(self, label_key: str, command: str) -> None:
         self.menu[label_key] = command
+
+    def on_command(self, hook: Callable[[Ctx], None]) -> None:
+        """``hook(ctx)`` runs before every command (``ctx.command`` is set): a dialog waiting for an
+        answer learns that the person turned to something else."""
+        self.command_hooks.append(hook)
 
     # -- dispatch -----------------------------------------------------
     def handle(self, app: App, msg: Incoming, now: datetime) -> Outcome:
@@ -233,12 +240,19 @@ class Router:
             result = interceptor(ctx)
             if result is not None:
                 return as_outcome(result)
+        return self.free_text(ctx)
+
+    def free_text(self, ctx: Ctx) -> Outcome:
+        """What free text gets when no dialog takes it (the Q&A). Dialogs call it for a question typed
+        in the middle of a question of their own."""
         if self.fallback is None:
             return Outcome([Reply(ctx.t("core.unknown_text"))])
         return as_outcome(self.fallback(ctx))
 
     def run_command(self, ctx: Ctx, cmd: Command, args: str) -> Outcome:
         ctx.command, ctx.args = cmd.name, args
+        for hook in self.command_hooks:
+            hook(ctx)
         if cmd.roles:
             allowed = bool(cmd.roles & ctx.user.roles)
             ctx.app.audit(ctx.user.id, "/" + cmd.name, args, allowed, ctx.now)

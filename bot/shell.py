@@ -1,8 +1,10 @@
 """The terminal shell: the same conversation as the Telegram bot, with buttons as numbered choices.
 
 Type a question or a command (/start, /help, /check, /due …). When the last message had
-buttons, type a button's number to press it. ``/upload PATH`` sends a file (like a document
-in Telegram), files the bot sends are saved under ``data/downloads``. ``/quit`` or Ctrl-D ends.
+buttons, type a button's number to press it (``#3`` always presses button 3; when the message
+waits for a typed answer — a number, a date — a bare number is that answer and buttons need the
+``#``). ``/upload PATH`` sends a file (like a document in Telegram), files the bot sends are saved
+under ``data/downloads``. ``/quit`` or Ctrl-D ends.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class ShellSession:
     user_id: int = 1
     out: TextIO = field(default_factory=lambda: sys.stdout)
     buttons: list[Button] = field(default_factory=list)
+    typed: bool = False  # the last message waits for a typed answer: bare digits are text
     message_id: int = 0
     downloads: Path | None = None
 
@@ -39,8 +42,9 @@ class ShellSession:
     def line(self, raw: str) -> Outcome | None:
         text = raw.rstrip("\n")
         stripped = text.strip()
-        if stripped.isdigit() and self.buttons and 1 <= int(stripped) <= len(self.buttons):
-            button = self.buttons[int(stripped) - 1]
+        pressed = stripped[1:] if stripped.startswith("#") else (stripped if not self.typed else "")
+        if pressed.isdigit() and self.buttons and 1 <= int(pressed) <= len(self.buttons):
+            button = self.buttons[int(pressed) - 1]
             if button.url:
                 print(f"  (link) {button.data}", file=self.out)
                 return None
@@ -69,14 +73,14 @@ class ShellSession:
             print(f"  ({outcome.toast})", file=self.out)
         shown = False
         for reply in outcome.replies:
-            self._print(reply)
+            self._print(reply, outcome.lang)
             shown = True
         for chat_id, reply in outcome.others:
             print(f"  → [to chat {chat_id}] {html_to_plain(reply.text)}", file=self.out)
         if shown:
             self.message_id += 1
 
-    def _print(self, reply: Reply) -> None:
+    def _print(self, reply: Reply, lang: str = "zh") -> None:
         if reply.text:
             print(html_to_plain(reply.text), file=self.out)
         if reply.document is not None:
@@ -88,10 +92,15 @@ class ShellSession:
             print(f"📎 {path}", file=self.out)
         if reply.buttons:
             self.buttons = [b for row in reply.buttons for b in row]
-            numbered = [f"[{i}] {b.label}" for i, b in enumerate(self.buttons, 1)]
+            self.typed = reply.typed
+            mark = "#" if reply.typed else ""
+            numbered = [f"[{mark}{i}] {b.label}" for i, b in enumerate(self.buttons, 1)]
             print("  " + "  ".join(numbered), file=self.out)
+            if reply.typed:
+                print("  " + t("shell.typed_hint", lang), file=self.out)
         elif reply.menu:
             self.buttons = []
+            self.typed = False
             labels = [t(key, self.lang()) for key, cmd in self.app.router.menu.items() if cmd in self.app.router.commands]
             if labels:
                 print("  " + " | ".join(labels), file=self.out)

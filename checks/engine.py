@@ -7,13 +7,15 @@ No I/O and no clock: ``today`` is an argument. Rules are three-valued — true, 
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
+from checks import inputs
 from checks.model import Checklist, Condition, Question, Rule
 
 
@@ -39,19 +41,20 @@ NA: Any = _NA()
 # -- answers ----------------------------------------------------------------------------------
 
 def parse_date(value: Any) -> date:
-    """``YYYY-MM-DD`` (or a date) → date; ValueError with a readable cause otherwise."""
-    if isinstance(value, date) and not hasattr(value, "hour"):
+    """A date answer: a ``date``, or text in any form :func:`checks.inputs.parse_date` reads
+    (2024-05-10, 2024/5/10, 2024.5.10, 2024年5月10日); ValueError with a readable cause otherwise.
+
+    Numbers are refused: an Excel serial makes sense in a spreadsheet cell, not in an answers file
+    or a chat (``2024`` is a year, not 1905-07-16)."""
+    if isinstance(value, datetime):
+        raise ValueError(f"{value!r} is not a date (use YYYY-MM-DD)")
+    if isinstance(value, date):
         return value
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a date (use YYYY-MM-DD)")
-    text = value.strip()
-    parts = text.split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
-        raise ValueError(f"'{text}' is not a date (use YYYY-MM-DD)")
-    try:
-        return date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError as exc:
-        raise ValueError(f"'{text}' is not a real date ({exc})") from None
+    if re.fullmatch(r"\s*\d+(\.\d*)?\s*", value):
+        raise ValueError(f"'{value.strip()}' is not a date (use YYYY-MM-DD)")
+    return inputs.parse_date(value)
 
 
 def _norm(text: str) -> str:
@@ -178,7 +181,7 @@ def truth(rule: Rule, facts: Mapping[str, Any], today: date) -> bool | None:
         num, den = rule.ratio.num, rule.ratio.den
         if not (_has(facts, num) and _has(facts, den)):
             return None
-        return bool(facts[num] >= rule.ratio.min * facts[den] - 1e-9)
+        return inputs.funding(facts[den], facts[num], rule.ratio.min).holds
     if rule.sum is not None:
         if not all(_has(facts, n) for n in rule.sum):
             return None
@@ -278,21 +281,24 @@ def _fmt_dec(d: Decimal, places: int, rounding: str) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def fmt_amount(v: float | int, rounding: str = ROUND_HALF_EVEN) -> str:
+def fmt_amount(v: float | int | Decimal, rounding: str = ROUND_HALF_EVEN) -> str:
     """An amount in 万元 to 1 元 (4 places), without trailing zeros: 200.001 → "200.001", 150.0 → "150"."""
     if isinstance(v, bool):
         return str(v)
-    return _fmt_dec(_dec(v), AMOUNT_PLACES, rounding)
+    return _fmt_dec(v if isinstance(v, Decimal) else _dec(v), AMOUNT_PLACES, rounding)
 
 
-def fmt_ratio(num: float | int, den: float | int, minimum: float, holds: bool) -> str:
-    """num / den to 2 places, truncated: a ratio below ``minimum`` never reads as equal to it
-    (199.99 : 100 → "1.99", not "2"). When the rule holds (within the float tolerance) it never reads
-    below ``minimum`` either."""
-    exact = _CTX.divide(_dec(num), _dec(den))
-    if holds:
-        exact = max(exact, _dec(minimum))
-    return _fmt_dec(exact, RATIO_PLACES, ROUND_DOWN)
+def fmt_money(v: float | int | Decimal | str, lang: str, rounding: str = ROUND_HALF_EVEN) -> str:
+    """An amount in 万元 as people read it, to 1 元: "150 万元" in Chinese; "CNY 1.5 million",
+    "CNY 50,000", "CNY 1.2 billion" in English."""
+    wan = v if isinstance(v, str) else fmt_amount(v, rounding)
+    if lang != "en":
+        return f"{wan} 万元"
+    yuan = Decimal(wan) * 10_000
+    for size, word in ((Decimal(10) ** 9, "billion"), (Decimal(10) ** 6, "million")):
+        if abs(yuan) >= size:
+            return f"CNY {_fmt_dec(yuan / size, 9, ROUND_HALF_EVEN)} {word}"
+    return f"CNY {yuan:,.0f}"
 
 
 def fmt_value(q: Question, v: Any, lang: str) -> str:
@@ -307,6 +313,8 @@ def fmt_value(q: Question, v: Any, lang: str) -> str:
     if q.type == "multi":
         labels = [o.label(lang) for o in q.options if o.value in v]
         return ("; " if lang == "en" else "、").join(labels) or ("none" if lang == "en" else "无")
+    if q.is_amount:
+        return fmt_money(v, lang)
     if q.type in ("number", "int"):
         unit = q.unit.get(lang) if q.unit else ""
         return f"{fmt_amount(v) if q.type == 'number' else fmt_num(v)} {unit}".strip()
@@ -334,22 +342,22 @@ def _computed(checklist: Checklist, rule: Rule, facts: Mapping[str, Any], out: _
     for r in (rule.all or []) + (rule.any or []) + ([rule.not_] if rule.not_ else []):
         _computed(checklist, r, facts, out, lang)
     if rule.ratio is not None:
-        # amounts to 1 元; the amount still needed is rounded up (raising it is enough), the ratio
-        # truncated (see fmt_ratio); a zero denominator has no ratio (nothing requested, nothing to match)
+        # the 2 : 1 calculator of checks.inputs: amounts to 1 元, the amount still needed rounded up
+        # (raising it is enough), the ratio truncated; nothing requested has no ratio ("—")
         num, den, k = rule.ratio.num, rule.ratio.den, rule.ratio.min
         out["min_ratio"] = fmt_num(k)
         if _has(facts, den):
-            need = _CTX.multiply(_dec(k), _dec(facts[den]))
-            out["min_required"] = _fmt_dec(need, AMOUNT_PLACES, ROUND_CEILING)
-            if _has(facts, num):
-                holds = bool(truth(rule, facts, date.min))
-                short = Decimal(0) if holds else max(Decimal(0), _CTX.subtract(need, _dec(facts[num])))
-                out["shortfall"] = _fmt_dec(short, AMOUNT_PLACES, ROUND_CEILING)
-                out["ratio"] = fmt_ratio(facts[num], facts[den], k, holds) if facts[den] else "—"
-        if _has(facts, num):
-            out["num"] = fmt_amount(facts[num])
-        if _has(facts, den):
-            out["den"] = fmt_amount(facts[den])
+            f = inputs.funding(facts[den], facts[num] if _has(facts, num) else None, k)
+            out["min_required"] = f.amount(f.min_required, up=True)
+            if f.shortfall is not None:
+                out["shortfall"] = f.amount(f.shortfall, up=True)
+                out["ratio"] = f.ratio
+        for key, name in (("num", num), ("den", den)):
+            if _has(facts, name):
+                out[key] = fmt_amount(facts[name])
+        for key in ("num", "den", "min_required", "shortfall"):
+            if key in out:
+                out[f"{key}_amount"] = fmt_money(out[key], lang)
     if rule.sum is not None and all(_has(facts, n) for n in rule.sum):
         out["sum"] = fmt_num(sum(facts[n] for n in rule.sum))
     if rule.fact is not None and _has(facts, rule.fact):

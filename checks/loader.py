@@ -27,7 +27,9 @@ NAMES = ("lead-unit", "member", "formation")
 
 # placeholders every condition message may use besides its facts
 _TODAY = date(2000, 1, 1)  # reachability does not depend on the day
-COMPUTED = {"today", "ratio", "min_required", "shortfall", "min_ratio", "num", "den", "sum", "missing", "until"}
+COMPUTED = {"today", "ratio", "min_required", "shortfall", "min_ratio", "num", "den", "sum", "missing", "until",
+            # the same amounts as people read them: 150 万元 / CNY 1.5 million
+            "num_amount", "den_amount", "min_required_amount", "shortfall_amount"}
 
 
 class ChecklistError(ValueError):

@@ -176,6 +176,11 @@ class Question(_Strict):
             raise ValueError("min/max apply to number and int questions")
         return self
 
+    @property
+    def is_amount(self) -> bool:
+        """A number in 万元: typed as 150 / 150万 / 1.5亿 / 1,500,000元, shown as 150 万元 / CNY 1.5 million."""
+        return self.type == "number" and self.unit is not None and self.unit.zh == "万元"
+
     def short(self, lang: str) -> str:
         return (self.label or self.text).get(lang)
 

@@ -1,7 +1,8 @@
-"""The self-assessment report, as Markdown and as DOCX (python-docx). Pure: data in, text/bytes out.
+"""The self-assessment report, as DOCX (python-docx) and its Markdown twin. Pure: data in, text/bytes out.
 
-The report lists the applicant, the date, the checklist, every question with its answer,
-and every condition with its status, clause label, the scheme's words and the fix.
+Both open with the verdict (and who, when, which checklist), then one table of every condition —
+status, the condition with its clause label and the scheme's words, the finding, what would fix
+it; worst first — then every question with the answer given.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _L = {
            "verdict": "结论", "answers": "问题与回答", "conditions": "逐项条件", "question": "问题",
            "answer": "回答", "status": "状态", "clause": "条款", "quote": "方案原文", "reason": "说明",
            "fix": "改进建议", "unanswered": "（未回答）", "not_asked": "（不适用，未询问）",
+           "condition": "条件（条款）", "counts": "符合 {pass} · 不符合 {fail} · 需说明 {warn} · 待补充 {unknown}",
            "note": "本报告依据《云南省创新联合体建设管理工作方案（试行）》自动生成，仅供自查参考，"
                    "以省科技厅审核结果为准。"},
     "en": {"title": "Self-assessment report", "applicant": "Applicant", "date": "Date", "checklist": "Checklist",
@@ -39,6 +41,7 @@ _L = {
            "question": "Question", "answer": "Answer", "status": "Status", "clause": "Clause",
            "quote": "Scheme text", "reason": "Finding", "fix": "What would fix it",
            "unanswered": "(not answered)", "not_asked": "(does not apply, not asked)",
+           "condition": "Condition (clause)", "counts": "pass {pass} · fail {fail} · warning {warn} · unknown {unknown}",
            "note": "Generated from the Yunnan innovation-consortium scheme (trial) for self-checking only; "
                    "the provincial science department's review decides."},
 }
@@ -75,9 +78,13 @@ def _rows(r: ReportInput) -> list[tuple[str, str]]:
     return out
 
 
+_ORDER = {"fail": 0, "warn": 1, "unknown": 2, "pass": 3, "info": 4, "n/a": 5}
+
+
 def _conds(r: ReportInput) -> list[dict[str, Any]]:
+    """Every condition, worst first (the checklist's order within a status)."""
     out = []
-    for c in r.evaluation.conditions:
+    for c in sorted(r.evaluation.conditions, key=lambda c: _ORDER.get(c.status, 9)):
         out.append({
             "title": c.title, "status": STATUS_WORDS[r.lang][c.status], "mark": STATUS_MARKS[c.status],
             "clause": " / ".join(r.label(x) for x in c.clauses), "quote": c.quote, "reason": c.reason,
@@ -86,35 +93,31 @@ def _conds(r: ReportInput) -> list[dict[str, Any]]:
     return out
 
 
+def _head(r: ReportInput) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """(title, verdict line, counts line, the facts about the report)."""
+    w = _L[r.lang]
+    counts = r.evaluation.counts()
+    verdict = f"{w['verdict']}{'：' if r.lang == 'zh' else ': '}{VERDICT_WORDS[r.lang][r.evaluation.verdict]}"
+    return (f"{r.checklist.title.get(r.lang)} — {w['title']}", verdict,
+            w["counts"].format(**{k: counts.get(k, 0) for k in ("pass", "fail", "warn", "unknown")}),
+            [(w["applicant"], r.applicant), (w["date"], r.today.isoformat()),
+             (w["checklist"], f"{r.checklist.title.get(r.lang)} ({r.checklist.id})")])
+
+
 def render_markdown(r: ReportInput) -> str:
     w = _L[r.lang]
-    verdict = VERDICT_WORDS[r.lang][r.evaluation.verdict]
-    lines = [
-        f"# {r.checklist.title.get(r.lang)} — {w['title']}",
-        "",
-        f"- {w['applicant']}: {_md(r.applicant)}",
-        f"- {w['date']}: {r.today.isoformat()}",
-        f"- {w['checklist']}: {r.checklist.title.get(r.lang)} (`{r.checklist.id}`)",
-        f"- **{w['verdict']}: {verdict}** (`{r.evaluation.verdict}`)",
-        "",
-        f"## {w['answers']}",
-        "",
-        f"| # | {w['question']} | {w['answer']} |",
-        "| --- | --- | --- |",
-    ]
+    title, verdict, counts, meta = _head(r)
+    lines = [f"# {_md(title)}", "", f"**{verdict}** (`{r.evaluation.verdict}`)", "", counts, ""]
+    lines += [f"- {key}: {_md(value)}" for key, value in meta]
+    lines += ["", f"## {w['conditions']}", "",
+              f"| {w['status']} | {w['condition']} | {w['reason']} | {w['fix']} |", "| --- | --- | --- | --- |"]
+    for c in _conds(r):
+        cond = f"**{_cell(c['title'])}**（{_cell(c['clause'])}）<br>*“{_cell(c['quote'])}”*"
+        lines.append(f"| {c['mark']} {c['status']} | {cond} | {_cell(c['reason'])} | {_cell(c['fix']) or '—'} |")
+    lines += ["", f"## {w['answers']}", "", f"| # | {w['question']} | {w['answer']} |", "| --- | --- | --- |"]
     for i, (question, answer) in enumerate(_rows(r), 1):
         lines.append(f"| {i} | {_cell(question)} | {_cell(answer)} |")
-    lines += ["", f"## {w['conditions']}", ""]
-    for c in _conds(r):
-        lines.append(f"### {c['mark']} {_md(c['title'])} — {c['status']}")
-        lines.append("")
-        lines.append(f"- {w['clause']}: {c['clause']}")
-        lines.append(f"- {w['quote']}: “{_md(c['quote'])}”")
-        lines.append(f"- {w['reason']}: {_md(c['reason'])}")
-        if c["fix"]:
-            lines.append(f"- {w['fix']}: {_md(c['fix'])}")
-        lines.append("")
-    lines.append(f"*{w['note']}*")
+    lines += ["", f"*{w['note']}*"]
     return "\n".join(lines) + "\n"
 
 
@@ -131,38 +134,46 @@ def render_docx(r: ReportInput) -> bytes:
     from docx.shared import Pt
 
     w = _L[r.lang]
+    title, verdict, counts, meta = _head(r)
     doc = Document()
-    style = doc.styles["Normal"]
-    style.font.size = Pt(10.5)
-    doc.add_heading(f"{r.checklist.title.get(r.lang)} — {w['title']}", level=0)
-    meta = doc.add_table(rows=0, cols=2)
-    meta.style = "Table Grid"
-    verdict = VERDICT_WORDS[r.lang][r.evaluation.verdict]
-    for key, value in ((w["applicant"], r.applicant), (w["date"], r.today.isoformat()),
-                       (w["checklist"], f"{r.checklist.title.get(r.lang)} ({r.checklist.id})"),
-                       (w["verdict"], f"{verdict} ({r.evaluation.verdict})")):
-        cells = meta.add_row().cells
-        cells[0].text, cells[1].text = key, value
-    doc.add_heading(w["answers"], level=1)
-    table = doc.add_table(rows=1, cols=3)
-    table.style = "Table Grid"
-    head = table.rows[0].cells
-    head[0].text, head[1].text, head[2].text = "#", w["question"], w["answer"]
-    for i, (question, answer) in enumerate(_rows(r), 1):
-        cells = table.add_row().cells
-        cells[0].text, cells[1].text, cells[2].text = str(i), question, answer
-    doc.add_heading(w["conditions"], level=1)
-    for c in _conds(r):
-        doc.add_heading(f"{c['mark']} {c['title']} — {c['status']}", level=2)
-        for key, value in ((w["clause"], c["clause"]), (w["quote"], c["quote"]), (w["reason"], c["reason"]),
-                           (w["fix"], c["fix"])):
-            if not value:
-                continue
-            p = doc.add_paragraph()
-            p.add_run(f"{key}: ").bold = True
-            run = p.add_run(value)
-            if key == w["quote"]:
-                run.italic = True
+    styles = doc.styles  # looked up once: python-docx finds a style by name slowly
+    styles["Normal"].font.size = Pt(10.5)
+    heading, grid = styles["Heading 1"], styles["Table Grid"]
+    doc.add_paragraph(title, styles["Title"])
+    p = doc.add_paragraph()
+    run = p.add_run(verdict)
+    run.bold = True
+    run.font.size = Pt(16)
+    p.add_run(f"  ({r.evaluation.verdict})").font.size = Pt(9)
+    doc.add_paragraph(counts)
+    doc.add_paragraph(" · ".join(f"{key}: {value}" for key, value in meta))
+
+    doc.add_paragraph(w["conditions"], heading)
+    conds = _conds(r)
+    table = doc.add_table(rows=1 + len(conds), cols=4)
+    table.style = grid
+    rows = table.rows
+    for cell, text in zip(rows[0].cells, (w["status"], w["condition"], w["reason"], w["fix"]), strict=True):
+        cell.paragraphs[0].add_run(text).bold = True
+    for row, c in zip(rows[1:], conds, strict=True):
+        cells = row.cells
+        cells[0].paragraphs[0].add_run(f"{c['mark']} {c['status']}")
+        head = cells[1].paragraphs[0]
+        head.add_run(c["title"]).bold = True
+        head.add_run(f"（{c['clause']}）")
+        cells[1].add_paragraph().add_run(f"“{c['quote']}”").italic = True
+        cells[2].paragraphs[0].add_run(c["reason"])
+        cells[3].paragraphs[0].add_run(c["fix"] or "—")
+
+    doc.add_paragraph(w["answers"], heading)
+    answered = _rows(r)
+    answers = doc.add_table(rows=1 + len(answered), cols=3)
+    answers.style = grid
+    arows = answers.rows
+    for row, values in zip(arows, [("#", w["question"], w["answer"])] + [
+            (str(i), q, a) for i, (q, a) in enumerate(answered, 1)], strict=True):
+        for cell, text in zip(row.cells, values, strict=True):
+            cell.paragraphs[0].add_run(text)
     doc.add_paragraph(w["note"]).runs[0].italic = True
     buf = io.BytesIO()
     doc.save(buf)

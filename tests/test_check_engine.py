@@ -105,8 +105,8 @@ def test_progress_counts_only_questions_that_apply() -> None:
 def test_english_messages() -> None:
     result = evaluate(LEAD, {"self_raised_funds": 150, "requested_funds": 100}, TODAY, lang="en")
     funding = next(c for c in result.conditions if c.id == "funding-ratio")
-    assert funding.reason == "Self-raised 150 : requested 100 (万元) = 1.5 : 1, below 2 : 1"
-    assert funding.fix == "Raise at least 200 万元 yourselves (50 万元 more)"
+    assert funding.reason == "Self-raised CNY 1.5 million : requested CNY 1 million = 1.5 : 1, below 2 : 1"
+    assert funding.fix == "Raise at least CNY 2 million yourselves (CNY 500,000 more)"
     assert funding.title == "Self-raised funds at least 2 : 1"
 
 

@@ -55,15 +55,42 @@ def test_report_has_everything(render: object) -> None:
         assert word in text
 
 
-def test_docx_structure_and_english() -> None:
-    doc = Document(io.BytesIO(render_docx(_report("en"))))
+def test_docx_opens_with_the_verdict_then_one_table_of_conditions_then_the_answers() -> None:
+    rep = _report("en")
+    doc = Document(io.BytesIO(render_docx(rep)))
+    paragraphs = [p.text for p in doc.paragraphs if p.text]
+    assert paragraphs[0] == "Lead unit self-assessment — Self-assessment report"
+    assert paragraphs[1].startswith("Verdict: not eligible")
     headings = [p.text for p in doc.paragraphs if p.style is not None and p.style.name.startswith("Heading")]
-    assert "Questions and answers" in headings and "Conditions" in headings
-    assert any("Self-raised funds at least 2 : 1 — fail" in h for h in headings)
-    table = doc.tables[1]
-    assert len(table.rows) == 1 + len(loader.get("lead-unit").questions)
-    assert table.rows[1].cells[1].text == "What kind of organisation are you?"
-    assert table.rows[1].cells[2].text == "Enterprise"
+    assert headings == ["Conditions", "Questions and answers"]
+    conditions, answers = doc.tables
+    assert [c.text for c in conditions.rows[0].cells] == ["Status", "Condition (clause)", "Finding",
+                                                           "What would fix it"]
+    assert len(conditions.rows) == 1 + len(rep.evaluation.conditions)
+    first = [c.text for c in conditions.rows[1].cells]  # the worst first
+    assert first[0] == "❌ fail" and first[1].startswith("Self-raised funds at least 2 : 1（Section 4(4)")
+    assert "“牵头单位、成员单位中的企业应具备项目配套经费的财务能力" in first[1]
+    assert first[2] == "Self-raised CNY 1.5 million : requested CNY 1 million = 1.5 : 1, below 2 : 1"
+    assert first[3] == "Raise at least CNY 2 million yourselves (CNY 500,000 more)"
+    statuses = [row.cells[0].text.split()[-1] for row in conditions.rows[1:]]
+    assert statuses.index("unknown") < statuses.index("pass")
+    assert len(answers.rows) == 1 + len(loader.get("lead-unit").questions)
+    assert answers.rows[1].cells[1].text == "What kind of organisation are you?"
+    assert answers.rows[1].cells[2].text == "Enterprise"
+    funds = {row.cells[1].text: row.cells[2].text for row in answers.rows[1:]}
+    assert funds["How much will you raise yourselves, in 万元? (type a number)"] == "CNY 1.5 million"
+
+
+def test_markdown_is_the_twin_of_the_docx() -> None:
+    md = render_markdown(_report())
+    lines = md.splitlines()
+    assert lines[0] == "# 牵头单位自评 — 自评报告"
+    assert lines[2] == "**结论：不符合条件** (`not_eligible`)"
+    table = lines.index("| 状态 | 条件（条款） | 说明 | 改进建议 |")
+    assert lines.index("## 逐项条件") < table < lines.index("## 问题与回答")
+    assert lines[table + 2].startswith("| ❌ 不符合 | **自筹经费不低于 2:1**（四、（四））<br>*“牵头单位")
+    assert "| 自筹 150 万元 : 申请 100 万元 = 1.5 : 1，低于 2 : 1 | 自筹经费至少 200 万元（还差 50 万元） |" in md
+    assert "| 8 | 贵单位可提供的自筹经费是多少万元？（输入数字） | 150 万元 |" in md
 
 
 def test_markdown_escapes_table_cells() -> None:

@@ -4,19 +4,19 @@ with a bot restart in the middle of the dialog."""
 from __future__ import annotations
 
 import asyncio
-import io
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from docx import Document as DocxDocument
 
 from bot.app import App, build_app
 from bot.config import Settings
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotAPI
 from tests.telegram_helpers import running_bot
+from tests.test_check_report import docx_text
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuv"
 CHAT = 31
@@ -49,11 +49,11 @@ async def test_check_dialog_over_telegram_with_a_restart(tg_settings: Settings, 
         assert "条件自评" in picker["text"]
         mid = api.last_message(CHAT)["message_id"]
         q1 = await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "牵头单位")))
-        assert "1/10" in q1["text"] and int(q1["message_id"]) == mid  # the picker became the question
+        assert "第 1 题，约剩 9 题" in q1["text"] and int(q1["message_id"]) == mid  # the picker became the question
         await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "企业")))
         stale = button(api, mid, "是")
         q3 = await act(api, "editMessageText", lambda: api.press(CHAT, mid, stale))
-        assert "3/10" in q3["text"]
+        assert "第 3 题" in q3["text"]
         # the same button pressed again: a polite toast, nothing changes
         toast = await act(api, "answerCallbackQuery", lambda: api.press(CHAT, mid, stale), chat=None)
         assert "已经处理过" in toast["text"]
@@ -64,16 +64,16 @@ async def test_check_dialog_over_telegram_with_a_restart(tg_settings: Settings, 
     try:
         async with running_bot(restarted, api):
             q4 = await act(api, "editMessageText", lambda: api.press(CHAT, mid, pending))
-            assert "4/10" in q4["text"]
+            assert "第 4 题" in q4["text"]
             await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "是")))
             q6 = await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "国家级")))
-            assert "6/10" in q6["text"]
+            assert "第 6 题" in q6["text"]
             bad = await act(api, "sendMessage", lambda: api.send_text(CHAT, "abc"))
-            assert "“abc”不是有效的数字" in bad["text"] and "6/10" in bad["text"]
+            assert "“abc”不是有效的数字" in bad["text"] and "第 6 题" in bad["text"]
             await act(api, "sendMessage", lambda: api.send_text(CHAT, "0"))
             await act(api, "sendMessage", lambda: api.send_text(CHAT, "100"))
             q9 = await act(api, "sendMessage", lambda: api.send_text(CHAT, "150"))
-            assert "9/10" in q9["text"]
+            assert "第 9 题" in q9["text"]
             mid = api.last_message(CHAT)["message_id"]
             await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "否")))
             bad = await act(api, "sendMessage", lambda: api.send_text(CHAT, "2025-02-30"))
@@ -85,7 +85,8 @@ async def test_check_dialog_over_telegram_with_a_restart(tg_settings: Settings, 
             sent = await act(api, "sendDocument", lambda: api.press(CHAT, mid, button(api, mid, "Word")))
             assert "自评报告" in sent["caption"]
             content = api.files[f"documents/doc{len(api.files)}"]
-            body = "\n".join(p.text for p in DocxDocument(io.BytesIO(content)).paragraphs)
+            body = docx_text(content)
+            assert body.startswith("牵头单位自评 — 自评报告\n结论：不符合条件")  # the verdict first
             assert "自筹 150 万元 : 申请 100 万元 = 1.5 : 1，低于 2 : 1" in body
             # a button from the finished dialog's earlier message, after "start again"
             await act(api, "sendMessage", lambda: api.press(CHAT, mid, button(api, mid, "重新自评")))
@@ -93,3 +94,58 @@ async def test_check_dialog_over_telegram_with_a_restart(tg_settings: Settings, 
             assert "已经结束" in toast["text"]
     finally:
         restarted.db.dispose()
+
+
+async def test_two_devices_answering_at_once(tg_settings: Settings, api: FakeBotAPI) -> None:
+    """Both devices of one person show the same message; each taps a different answer at the same
+    moment. One answer is taken, the other gets "already handled", and nothing is lost."""
+    app: App = build_app(tg_settings)
+    try:
+        async with running_bot(app, api):
+            await act(api, "sendMessage", lambda: api.send_text(CHAT, "/check formation"))
+            for typed in ("1", "3", "1", "0", "0", "光伏"):
+                await act(api, "sendMessage", functools.partial(api.send_text, CHAT, typed))
+            mid = api.last_message(CHAT)["message_id"]
+            for _ in range(5):
+                await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "是")))
+            # eight toggles of a multi-select tapped at once, four from each device
+            toggles = [data for text, data in api.buttons(api.messages[(CHAT, mid)]) if text.startswith("☐")]
+            assert len(toggles) == 8
+            before = len(api.calls_of("answerCallbackQuery"))
+            for data in toggles:
+                api.press(CHAT, mid, data)
+            await asyncio.to_thread(api.wait_reply, None, before + 7, "answerCallbackQuery")
+            await asyncio.to_thread(api.wait_for, lambda calls: all(
+                b.startswith("☑") for b, _ in api.buttons(api.messages[(CHAT, mid)]) if b[:1] in "☐☑"))
+            # the same question answered differently from two devices at the same moment
+            await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "完成")))
+            yes, no = button(api, mid, "是"), button(api, mid, "否")
+            before = len(api.calls_of("answerCallbackQuery"))
+            api.press(CHAT, mid, yes)
+            api.press(CHAT, mid, no, user_id=CHAT)
+            await asyncio.to_thread(api.wait_reply, None, before + 1, "answerCallbackQuery")
+            toasts = [c.params.get("text") for c in api.calls_of("answerCallbackQuery")[before:]]
+            assert sum(1 for t in toasts if t and "已经处理过" in t) == 1, toasts
+        with app.db.session() as s:
+            from storage import repo
+
+            st = repo.get_state(s, CHAT, "check") or {}
+        assert len(st["answers"]["agreement_clauses"]) == 8
+        assert st["answers"]["agreement_signed_by_all_legal_reps"] in (True, False)
+        assert st["current"] == "agreement_sealed"
+    finally:
+        app.db.dispose()
+
+
+async def test_typing_while_a_button_question_waits(tg_settings: Settings, api: FakeBotAPI) -> None:
+    app: App = build_app(tg_settings)
+    try:
+        async with running_bot(app, api):
+            await act(api, "sendMessage", lambda: api.send_text(CHAT, "/check lead-unit"))
+            reply = await act(api, "sendMessage", lambda: api.send_text(CHAT, "我们是企业吧"))
+            assert "请点击下方按钮作答" in reply["text"] and "第 1 题" in reply["text"]
+            mid = api.last_message(CHAT)["message_id"]
+            q2 = await act(api, "editMessageText", lambda: api.press(CHAT, mid, button(api, mid, "企业")))
+            assert "第 2 题" in q2["text"]
+    finally:
+        app.db.dispose()
