@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import Failure, UserError
@@ -20,11 +21,14 @@ def add_parsers(sub: Any) -> None:  # argparse._SubParsersAction
         "ask", help="answer a question about the scheme, with citations",
         description="Answer from the scheme's text. With --json and '-' as the question, read one question "
                     "per stdin line and write one JSON object per line: "
-                    '{"question", "answer", "citations": [{"clause", "label", "quote"}], "refused"}.',
+                    '{"question", "lang", "lead", "answer", "citations": [{"document", "clause", "label", "quote"}], '
+                    '"notice", "refused"}.',
     )
     p.add_argument("question", nargs="?", help="the question, or '-' to read one question per line from stdin")
     p.add_argument("--json", action="store_true", help="print JSON objects instead of text for a person")
     p.add_argument("--lang", choices=("zh", "en"), help="answer in this language (default: the question's)")
+    p.add_argument("--today", metavar="DATE",
+                   help="the date validity and days left are judged on (YYYY-MM-DD; default: today in TZ_NAME)")
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("index", help="build the scheme's search index, or reuse it when it is up to date")
@@ -53,18 +57,19 @@ def _service(rebuild: bool = False) -> QAService:
 def _cmd_ask(args: argparse.Namespace) -> int:
     if args.question is None or (args.question != "-" and not args.question.strip()):
         raise UserError("give a question, e.g. consortium-bot ask \"牵头单位应具备哪些条件？\" (or '-' to read stdin)")
+    today = _today(args.today)
     svc = _service()
     if args.question == "-":
         lines = [ln.rstrip("\r\n") for ln in sys.stdin]
         for start in range(0, len(lines), BATCH):
-            for ans in svc.answer_many(lines[start:start + BATCH], args.lang):
+            for ans in svc.answer_many(lines[start:start + BATCH], args.lang, today=today):
                 if args.json:
                     print(json.dumps(ans.to_json(), ensure_ascii=False))
                 else:
                     print(ans.text(), end="\n\n")
             sys.stdout.flush()
         return 0
-    ans = svc.answer(args.question, args.lang)
+    ans = svc.answer(args.question, args.lang, today=today)
     if args.json:
         print(json.dumps(ans.to_json(), ensure_ascii=False))
     else:
@@ -72,11 +77,25 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _today(arg: str | None) -> date:
+    """--today, or today in the configured time zone."""
+    if arg:
+        from checks.inputs import parse_date
+
+        try:
+            return parse_date(arg)
+        except ValueError as exc:
+            raise UserError(f"--today: {exc}") from None
+    from bot.config import load_settings
+
+    return datetime.now(load_settings().tz).date()
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     svc = _service(rebuild=args.rebuild)
     info = svc.index_info
     assert info is not None
     c = svc.corpus
-    print(f"index {info.action}: {info.count} clauses of 《{c.title}》 ({c.issuer} {c.year}) at {info.path}")
+    print(f"index {info.action}: {info.count} units (clauses, sentences, questions) of 《{c.title}》 ({c.issuer} {c.year}) at {info.path}")
     print(f"model: {info.model_id}; content hash {info.content_hash[:12]}")
     return 0

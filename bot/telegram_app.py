@@ -133,6 +133,13 @@ class TelegramFrontend:
                                     caption=(reply.document.caption or reply.text or None),
                                     parse_mode=ParseMode.HTML, reply_markup=markup)
             return
+        if reply.edit and edit_id is not None and not reply.text:  # new buttons on the same message
+            try:
+                await bot.edit_message_reply_markup(chat_id=chat_id, message_id=edit_id, reply_markup=markup)
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    log.info("buttons not updated (%s)", exc)
+            return
         parts = split_text(reply.text)
         if reply.edit and edit_id is not None and len(parts) == 1:
             try:

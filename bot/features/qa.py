@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.config import LLM_PROVIDERS
@@ -67,25 +68,46 @@ def _service(ctx: Ctx) -> QAService:
     return svc
 
 
-def _buttons(ctx: Ctx, ans: Answer, answer_id: int) -> list[list[Button]]:
-    rows = [[Button(ctx.t("qa.btn_up"), f"qa:up:{answer_id}"), Button(ctx.t("qa.btn_down"), f"qa:down:{answer_id}")]]
+def _today(ctx: Ctx) -> date:
+    return ctx.now.astimezone(ctx.app.settings.tz).date()
+
+
+def _clause_buttons(ctx: Ctx, ans: Answer) -> list[list[Button]]:
+    """The cited clause's full text, then the further clauses (not quoted: one tap away)."""
+    rows: list[list[Button]] = []
+    if ans.kind == "clarify":
+        return [[Button(f"❓ {o.label}", f"qa:pick:{o.clause}")] for o in ans.options]
     for c in ans.citations:
         rows.append([Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{c.clause}")])
-    return rows
+    for cid, label in ans.related:
+        rows.append([Button(ctx.t("qa.btn_more", label=label), f"qa:full:{cid}")])
+    return rows[:5]
+
+
+def _feedback_row(ctx: Ctx, answer_id: int, vote: int = 0) -> list[Button]:
+    up, down = ctx.t("qa.btn_up"), ctx.t("qa.btn_down")
+    if vote:
+        up, down = (f"✅ {up}", down) if vote > 0 else (up, f"✅ {down}")
+    return [Button(up, f"qa:up:{answer_id}"), Button(down, f"qa:down:{answer_id}")]
+
+
+def _reply(ctx: Ctx, question: str, ans: Answer) -> Outcome:
+    if ans.kind in ("canned", "empty"):
+        return Outcome([Reply(esc(ans.lead))])
+    with ctx.app.db.session() as s:
+        answer_id = repo.log_answer(s, ctx.user.id, ctx.msg.chat_id, question, ans.lang, ans.clause_ids,
+                                    ans.refused, ctx.now)
+    buttons = [_feedback_row(ctx, answer_id), *_clause_buttons(ctx, ans)]
+    return Outcome([Reply(ans.html(), buttons=buttons)])
 
 
 def answer_text(ctx: Ctx, question: str) -> Outcome:
     svc = _service(ctx)
     context: dict[str, Any] | None = ctx.get_state(STATE_KEY)
-    ans = svc.answer(question, "en" if ctx.lang == "en" else None, context)
-    if ans.kind in ("canned", "empty"):
-        return Outcome([Reply(esc(ans.lead))])
+    ans = svc.answer(question, "en" if ctx.lang == "en" else None, context, today=_today(ctx))
     if ans.kind == "answer" and ans.context != context:
         ctx.set_state(STATE_KEY, ans.context)
-    with ctx.app.db.session() as s:
-        answer_id = repo.log_answer(s, ctx.user.id, ctx.msg.chat_id, question, ans.lang, ans.clause_ids,
-                                    ans.refused, ctx.now)
-    return Outcome([Reply(ans.html(), buttons=_buttons(ctx, ans, answer_id))])
+    return _reply(ctx, question, ans)
 
 
 def on_text(ctx: Ctx) -> Outcome:
@@ -108,7 +130,11 @@ def _clause_reply(ctx: Ctx, cid: str) -> Reply | None:
     body = esc(text)
     if len(body) > 3800:
         body = body[:3800] + "……"
-    return Reply(f"<b>{head}</b>\n<blockquote>{body}</blockquote>")
+    out = f"<b>{head}</b>\n<blockquote>{body}</blockquote>"
+    english = svc.translation(cid) if ctx.lang == "en" else ""
+    if english and len(out) + len(english) < 3900:
+        out += f"\n<i>{esc(ctx.t('qa.translation_title'))}</i>\n<blockquote>{esc(english)}</blockquote>"
+    return Reply(out)
 
 
 def resolve_clause_id(svc: QAService, arg: str) -> str | None:
@@ -132,7 +158,8 @@ def clause(ctx: Ctx) -> Reply:
 
 
 _FEEDBACK = re.compile(r"^qa:(up|down):(\d{1,18})$")
-_FULL = re.compile(r"^qa:full:([A-Za-z0-9.]{1,20})$")
+_FULL = re.compile(r"^qa:full:([A-Za-z0-9.:_-]{1,40})$")
+_PICK = re.compile(r"^qa:pick:([A-Za-z0-9.:_-]{1,40})$")
 
 
 def on_button(ctx: Ctx) -> Outcome:
@@ -144,7 +171,20 @@ def on_button(ctx: Ctx) -> Outcome:
             row = repo.get_answer(s, int(m.group(2)))
             ok = row is not None and row.chat_id == ctx.msg.chat_id and repo.record_feedback(
                 s, int(m.group(2)), ctx.user.id, vote, ctx.now)
-        return Outcome(toast=ctx.t("qa.thanks_feedback") if ok else ctx.t("core.stale_button"))
+            clauses = list(row.clauses or []) if ok and row is not None else []
+        if not ok:
+            return Outcome(toast=ctx.t("core.stale_button"))
+        # the message keeps its text; its buttons now show the choice (one vote per user, changeable)
+        svc = _service(ctx)
+        buttons = [_feedback_row(ctx, int(m.group(2)), vote)]
+        buttons += [[Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{cid}")]
+                    for cid in clauses[:1] if (c := svc.clause(cid)) is not None]
+        return Outcome([Reply("", buttons=buttons, edit=True)], toast=ctx.t("qa.thanks_feedback"))
+    m = _PICK.match(data)
+    if m:  # a "您是想问" topic: answer with that clause
+        ans = _service(ctx).answer_clause(m.group(1), "en" if ctx.lang == "en" else "zh", _today(ctx))
+        if ans is not None:
+            return _reply(ctx, ans.question, ans)
     m = _FULL.match(data)
     if m:
         reply = _clause_reply(ctx, m.group(1))
