@@ -47,14 +47,15 @@ class ShellSession:
             return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, callback_data=button.data,
                                       kind="callback", message_id=self.message_id))
         if stripped.startswith("/upload"):
-            path = Path(stripped[len("/upload"):].strip()).expanduser()
+            arg, _, caption = stripped[len("/upload"):].partition("|")  # /upload PATH | caption (a title)
+            path = Path(arg.strip()).expanduser()
             try:
                 content = path.read_bytes()
             except OSError as exc:
                 print(f"  cannot read {path}: {exc.strerror or exc}", file=self.out)
                 return None
             return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, kind="document",
-                                      document=Document(path.name, content)))
+                                      document=Document(path.name, content, caption.strip())))
         return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, text=text))
 
     def lang(self) -> str:

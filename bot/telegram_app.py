@@ -25,7 +25,7 @@ from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # policy documents up to 20 MB (registry files: 5 MB, checked there)
 APP_KEY = "consortium_app"
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
@@ -60,10 +60,12 @@ async def to_incoming(update: Update, max_upload: int = MAX_UPLOAD_BYTES) -> Inc
     if msg.document is not None:
         doc = msg.document
         if (doc.file_size or 0) > max_upload:
-            return Incoming(kind="document", document=Document(doc.file_name or "file", b""), **base)
+            return Incoming(kind="document", document=Document(doc.file_name or "file", b"", msg.caption or ""),
+                            **base)
         file = await doc.get_file()
         content = bytes(await file.download_as_bytearray())
-        return Incoming(kind="document", document=Document(doc.file_name or "file", content), **base)
+        return Incoming(kind="document", document=Document(doc.file_name or "file", content, msg.caption or ""),
+                        **base)
     return Incoming(kind="unsupported", **base)
 
 

@@ -91,6 +91,11 @@ class ClauseChange:
     def renumbered(self) -> bool:
         return self.kind == "changed" and self.old_id != self.new_id
 
+    @property
+    def text_changed(self) -> bool:
+        """False for a clause that only moved (a new number, the same words)."""
+        return self.kind != "changed" or _norm(self.old_text) != _norm(self.new_text)
+
     def fragments(self, context: int = 8, limit: int = 4) -> list[tuple[str, str]]:
         """What was replaced, as (old, new) snippets with a little context: ``…不低于2:1的…`` → ``…不低于1:1的…``."""
         return changed_fragments(self.old_text, self.new_text, context, limit)
@@ -286,37 +291,54 @@ def guess_kind(title: str, supersedes: str | None = None) -> DocKind:
 def clause_text(c: Clause) -> str:
     """A clause's own heading and words, without its number (numbers may move between versions)."""
     if c.title and c.text:
-        return f"{c.title}{c.sep if c.sep != chr(10) else chr(10)}{c.text}"
-    return c.title or c.text
+        return f"{c.title}{c.sep}{c.text}"
+    if c.title:
+        return c.title + (c.sep if c.sep in ("。", "：", ":") else "")
+    return c.text
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Whitespace and closing punctuation do not count as a change."""
+    return re.sub(r"[\s。：:；;，,]+$", "", re.sub(r"\s+", "", text))
 
 
 def diff(old: Corpus, new: Corpus) -> list[ClauseChange]:
     """What changed from ``old`` to ``new``, clause by clause, in the new document's order (removed
-    clauses where they stood). Clauses are matched by id, then the rest by heading, then by identical text."""
+    clauses where they stood).
+
+    Clauses are matched in document order, a parent before its children: by id when the heading is the
+    same (and the parents correspond), else by heading (a section that moved: 五、组建程序 → 六、组建程序),
+    else by id (a heading that was reworded); what is left is matched by identical text (renumbered)."""
     pairs: dict[str, str] = {}  # new id -> old id
-    for cid in new.clauses:
-        if cid in old.clauses:
-            pairs[cid] = cid
-    used_old = set(pairs.values())
+    used_old: set[str] = set()
 
     def heading(c: Clause) -> str:
         return _norm(c.title)
 
+    def parent_ok(nc: Clause, oc: Clause) -> bool:
+        return pairs.get(nc.parent) == oc.parent if nc.parent else oc.parent is None
+
     old_by_heading: dict[str, list[str]] = {}
     for cid, c in old.clauses.items():
-        if cid not in used_old and heading(c):
+        if heading(c):
             old_by_heading.setdefault(heading(c), []).append(cid)
-    for cid, c in new.clauses.items():
-        if cid in pairs or not heading(c):
+
+    for cid, c in new.clauses.items():  # same id and heading, or the same heading elsewhere
+        same = old.clauses.get(cid)
+        if same is not None and cid not in used_old and heading(same) == heading(c) and parent_ok(c, same):
+            pairs[cid] = cid
+        elif heading(c) and any(o not in used_old for o in old_by_heading.get(heading(c), [])):
+            cands = [o for o in old_by_heading[heading(c)] if o not in used_old]
+            cands.sort(key=lambda o: not parent_ok(c, old.clauses[o]))
+            pairs[cid] = cands[0]
+        else:
             continue
-        cands = old_by_heading.get(heading(c))
-        if cands:
-            pairs[cid] = cands.pop(0)
-            used_old.add(pairs[cid])
+        used_old.add(pairs[cid])
+    for cid, c in new.clauses.items():  # the same number, reworded heading (or children of a moved parent)
+        same = old.clauses.get(cid)
+        if cid not in pairs and same is not None and cid not in used_old and parent_ok(c, same):
+            pairs[cid] = cid
+            used_old.add(cid)
     old_by_text: dict[str, list[str]] = {}
     for cid, c in old.clauses.items():
         if cid not in used_old and _norm(clause_text(c)):
@@ -324,9 +346,9 @@ def diff(old: Corpus, new: Corpus) -> list[ClauseChange]:
     for cid, c in new.clauses.items():
         if cid in pairs:
             continue
-        cands = old_by_text.get(_norm(clause_text(c)))
-        if cands:
-            pairs[cid] = cands.pop(0)
+        same_text = old_by_text.get(_norm(clause_text(c)))
+        if same_text:
+            pairs[cid] = same_text.pop(0)
             used_old.add(pairs[cid])
 
     out: list[ClauseChange] = []

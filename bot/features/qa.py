@@ -23,10 +23,13 @@ STATE_KEY = "qa"
 
 
 def build_service(app: App) -> QAService:
+    from bot.documents_io import build_kwargs
     from knowledge.service import QAService
 
     s = app.settings
-    return QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, s.llm_model)
+    # the published documents (bundled scheme first), when the service takes them
+    extra = build_kwargs(QAService.build, app.db)
+    return QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, s.llm_model, **extra)
 
 
 def _service(ctx: Ctx) -> QAService:
