@@ -277,7 +277,7 @@ def bundled_scheme(corpus: Corpus | None = None) -> tuple[DocumentMeta, Corpus]:
 def guess_kind(title: str, supersedes: str | None = None) -> DocKind:
     """notice (通知/公告/指南), faq (问答/解读/FAQ), revised (办法/细则, or anything that supersedes), other."""
     t = title.lower()
-    if re.search(r"问答|解读|答疑|faq|q&a", t):
+    if re.search(r"问答|解读|答疑|解答|常见问题|faq|q&a", t):
         return "faq"
     if supersedes or re.search(r"办法|细则|修订|方案", title):
         return "revised"
