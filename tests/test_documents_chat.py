@@ -3,16 +3,19 @@ publish or cancel, /docs with withdraw buttons, /diff, refusals, and the hook in
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bot.app import App
+from bot.app import App, build_app
 from bot.core import Document, Incoming, Outcome
 from bot.documents_io import build_kwargs
 from knowledge.corpus import Corpus
 from knowledge.documents import DocumentMeta
 from storage import registry_repo as rr
 from storage.documents_repo import DocumentStore
+from tests.conftest import make_settings
 from tests.deadlines_helpers import csv_bytes
 from tests.docs_helpers import (
     NOTICE_LINES,
@@ -22,6 +25,9 @@ from tests.docs_helpers import (
     scanned_pdf_bytes,
     zip_of_something_else,
 )
+from tests.fakebotapi import FakeBotAPI
+from tests.telegram_helpers import running_bot
+from tests.test_deadlines_telegram import TOKEN, reply_to
 from tests.test_documents_meta import revised_scheme_text
 
 NOW = datetime(2026, 12, 1, 2, tzinfo=UTC)
@@ -184,3 +190,24 @@ def test_build_kwargs_hands_the_documents_to_a_service_that_takes_them(app: App)
     kw = build_kwargs(build_new, app.db)
     assert [m.id for m, _ in kw["documents"]] == ["scheme"]
     assert build_kwargs(build_old, app.db) == {}
+
+
+async def test_upload_preview_and_publish_over_telegram(tmp_path: Path, api: FakeBotAPI) -> None:
+    settings = make_settings(tmp_path, telegram_bot_token=TOKEN, telegram_api_base_url=api.base_url,
+                             officer_chat_ids=[OFFICER], reminder_tick_seconds=3600)
+    tg_app = build_app(settings)
+    try:
+        async with running_bot(tg_app, api):
+            api.send_document(APPLICANT, "notice.docx", docx_bytes())
+            assert "只有省科技厅工作人员可以上传政策文件" in (await reply_to(api, APPLICANT, 0))["text"]
+            api.send_document(OFFICER, "notice.docx", docx_bytes(), caption="2027年度申报通知")
+            preview = await reply_to(api, OFFICER, 0)
+            assert "《2027年度申报通知》" in preview["text"] and "条款：9 条（DOCX）" in preview["text"]
+            msg = api.last_message(OFFICER)
+            publish = dict(api.buttons(msg))["✅ 发布"]
+            api.press(OFFICER, msg["message_id"], publish)
+            edited = await asyncio.to_thread(api.wait_reply, OFFICER, 0, "editMessageText")
+            assert "已发布《2027年度申报通知》" in edited.params["text"]
+            assert published(tg_app) == ["scheme", "notice-2027"]
+    finally:
+        tg_app.db.dispose()
