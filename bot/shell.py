@@ -2,7 +2,8 @@
 
 Type a question or a command (/start, /help, /check, /due …). When the last message had
 buttons, type a button's number to press it. ``/upload PATH`` sends a file (like a document
-in Telegram; ``/upload PATH | caption`` adds a caption, e.g. a policy document's title), files the bot sends are saved under ``data/downloads``. ``/quit`` or Ctrl-D ends.
+in Telegram; ``/upload PATH | caption`` adds a caption, e.g. a policy document's title), files
+the bot sends are saved under ``data/downloads``. ``/quit`` or Ctrl-D ends.
 """
 
 from __future__ import annotations
