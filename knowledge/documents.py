@@ -279,9 +279,9 @@ def guess_kind(title: str, supersedes: str | None = None) -> DocKind:
     t = title.lower()
     if re.search(r"问答|解读|答疑|解答|常见问题|faq|q&a", t):
         return "faq"
-    if supersedes or re.search(r"办法|细则|修订|方案", title):
+    if supersedes or re.search(r"办法|细则|修订|方案|measures|revised|scheme|regulation", t):
         return "revised"
-    if re.search(r"通知|公告|公示|指南|通告", title):
+    if re.search(r"通知|公告|公示|指南|通告|notice|call for|announcement|guideline", t):
         return "notice"
     return "other"
 
