@@ -414,21 +414,27 @@ def structure(lines: list[str], title: str = "", source_text: str | None = None)
     if not lines:
         raise DocumentError("empty", "the document has no text")
 
-    # the signature block (issuer line + date line) is metadata, not clause text
+    # the signature block (issuer line + date line, or a date line that ends the text or precedes the
+    # attachments) is metadata, not clause text; a date alone inside the body stays text
     issuer, issued = "", None
     signature: set[int] = set()
     for i, ln in enumerate(lines):
-        if _DATE_LINE.match(ln):
-            try:
-                d = parse_date(re.sub(r"\s+", "", ln))
-            except ValueError:
-                continue
-            signature.add(i)
-            if issued is None:
-                issued = d
-            if i > 0 and _ISSUER_LINE.match(lines[i - 1]) and not _starts_structure(lines[i - 1]):
-                signature.add(i - 1)
-                issuer = issuer or lines[i - 1]
+        if not _DATE_LINE.match(ln):
+            continue
+        by_issuer = i > 0 and bool(_ISSUER_LINE.match(lines[i - 1])) and not _starts_structure(lines[i - 1])
+        at_end = i == len(lines) - 1 or bool(_ATTACH_HEAD.match(lines[i + 1]) or _ATTACH_TITLED.match(lines[i + 1]))
+        if not (by_issuer or at_end):
+            continue
+        try:
+            d = parse_date(re.sub(r"\s+", "", ln))
+        except ValueError:
+            continue
+        signature.add(i)
+        if issued is None:
+            issued = d
+        if by_issuer:
+            signature.add(i - 1)
+            issuer = issuer or lines[i - 1]
 
     # the title: leading short lines (a title often wraps over two or three)
     i = 0

@@ -140,3 +140,10 @@ def test_files_that_cannot_be_documents(name: str, data: bytes, code: str) -> No
         read_document(data, name, max_bytes=2 * 1024 * 1024)
     assert err.value.code == code
     assert "\n" not in str(err.value) and str(err.value)
+
+
+def test_a_date_alone_in_the_body_stays_text() -> None:
+    text = "\n".join(["通知", "一、截止时间", "2027年4月30日", "二、其他", "逾期不予受理。", "2027年2月20日"])
+    p = read_document(text.encode(), "t.txt")
+    assert p.corpus.clauses["1"].text == "2027年4月30日"
+    assert str(p.issued) == "2027-02-20" and "2027年2月20日" not in p.corpus.clauses["2"].text
