@@ -23,6 +23,7 @@ English message.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -115,8 +116,104 @@ def decode_text(data: bytes, filename: str) -> str:
                         filename=filename)
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _fmt_number(n: int, fmt: str) -> str:
+    """A list counter in Word's number format (numFmt)."""
+    if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting",
+               "ideographDigital", "chineseLegalSimplified"):
+        return cn(n) if n < 100 else str(n)
+    if fmt == "decimalFullWidth":
+        return str(n).translate(_FULLWIDTH_DIGITS)
+    if fmt == "decimalEnclosedCircle" and 1 <= n <= 20:
+        return chr(0x2460 + n - 1)
+    if fmt in ("lowerLetter", "upperLetter") and 1 <= n <= 26:
+        return chr((0x61 if fmt == "lowerLetter" else 0x41) + n - 1)
+    return str(n)
+
+
+class _WordNumbering:
+    """Word's automatic list numbers (numbering.xml): they are not in the paragraph text, so a heading
+    numbered by Word (一、 （一） 1.) is given its number back the way Word would print it."""
+
+    def __init__(self, document: Any) -> None:
+        self.levels: dict[str, dict[int, tuple[int, str, str]]] = {}  # numId -> ilvl -> (start, fmt, text)
+        self.counters: dict[str, dict[int, int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except (NotImplementedError, KeyError, AttributeError):
+            return
+        abstract: dict[str, dict[int, tuple[int, str, str]]] = {}
+        for an in root.findall(f"{_W}abstractNum"):
+            levels: dict[int, tuple[int, str, str]] = {}
+            for lvl in an.findall(f"{_W}lvl"):
+                levels[int(lvl.get(f"{_W}ilvl", "0"))] = self._level(lvl, (1, "decimal", ""))
+            abstract[an.get(f"{_W}abstractNumId", "")] = levels
+        for num in root.findall(f"{_W}num"):
+            ref = num.find(f"{_W}abstractNumId")
+            if ref is None:
+                continue
+            levels = dict(abstract.get(ref.get(f"{_W}val", ""), {}))
+            for ov in num.findall(f"{_W}lvlOverride"):
+                ilvl = int(ov.get(f"{_W}ilvl", "0"))
+                base = levels.get(ilvl, (1, "decimal", ""))
+                start = ov.find(f"{_W}startOverride")
+                if start is not None:
+                    base = (int(start.get(f"{_W}val", "1")), base[1], base[2])
+                lvl = ov.find(f"{_W}lvl")
+                levels[ilvl] = self._level(lvl, base) if lvl is not None else base
+            self.levels[num.get(f"{_W}numId", "")] = levels
+
+    @staticmethod
+    def _level(lvl: Any, base: tuple[int, str, str]) -> tuple[int, str, str]:
+        start_el, fmt_el, text_el = lvl.find(f"{_W}start"), lvl.find(f"{_W}numFmt"), lvl.find(f"{_W}lvlText")
+        return (int(start_el.get(f"{_W}val", "1")) if start_el is not None else base[0],
+                fmt_el.get(f"{_W}val", "decimal") if fmt_el is not None else base[1],
+                text_el.get(f"{_W}val", "") if text_el is not None else base[2])
+
+    def prefix(self, paragraph: Any) -> str:
+        """The number Word shows before this paragraph ("" when it has none)."""
+        if not self.levels:
+            return ""
+        num_pr = None
+        ppr = paragraph._p.pPr
+        if ppr is not None and ppr.numPr is not None:
+            num_pr = ppr.numPr
+        else:
+            style = paragraph.style
+            while style is not None and num_pr is None:
+                sppr = style.element.pPr
+                if sppr is not None and sppr.numPr is not None:
+                    num_pr = sppr.numPr
+                style = style.base_style
+        if num_pr is None or num_pr.numId is None:
+            return ""
+        num_id = str(num_pr.numId.val)
+        ilvl = int(num_pr.ilvl.val) if num_pr.ilvl is not None else 0
+        levels = self.levels.get(num_id)
+        if not levels or ilvl not in levels:
+            return ""
+        start, fmt, text = levels[ilvl]
+        if fmt in ("bullet", "none") or not text:
+            return ""
+        counters = self.counters.setdefault(num_id, {})
+        counters[ilvl] = counters.get(ilvl, start - 1) + 1
+        for deeper in [k for k in counters if k > ilvl]:
+            del counters[deeper]
+
+        def value(m: re.Match[str]) -> str:
+            k = int(m.group(1)) - 1
+            lvl_start, lvl_fmt, _ = levels.get(k, (1, "decimal", ""))
+            return _fmt_number(counters.get(k, lvl_start), lvl_fmt)
+
+        return re.sub(r"%([1-9])", value, text)
+
+
 def docx_lines(data: bytes, filename: str, progress: Progress | None = None) -> list[str]:
-    """Paragraphs and table rows of the body, in document order (a row: its cells joined by ' | ')."""
+    """Paragraphs (with Word's automatic list numbers) and table rows of the body, in document order
+    (a row: its cells joined by ' | ')."""
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -126,12 +223,18 @@ def docx_lines(data: bytes, filename: str, progress: Progress | None = None) -> 
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors … on damaged files
         raise DocumentError("bad_docx", f"{filename}: the Word document cannot be read ({type(exc).__name__})",
                             filename=filename) from None
+    numbering = _WordNumbering(document)
     body = document.element.body
     blocks = [el for el in body.iterchildren() if el.tag.endswith(("}p", "}tbl"))]
     out: list[str] = []
     for n, el in enumerate(blocks, 1):
         if el.tag.endswith("}p"):
-            out.extend(Paragraph(el, document).text.split("\n"))
+            paragraph = Paragraph(el, document)
+            text = paragraph.text
+            if text.strip():
+                with contextlib.suppress(AttributeError, ValueError, KeyError):  # odd markup: the text as it is
+                    text = numbering.prefix(paragraph) + text
+            out.extend(text.split("\n"))
         else:
             for row in Table(el, document).rows:
                 cells: list[str] = []

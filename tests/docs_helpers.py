@@ -129,3 +129,37 @@ def zip_of_something_else() -> bytes:
         zf.writestr("photos/a.txt", "not a word document")
         zf.writestr("readme.md", "# hello")
     return buf.getvalue()
+
+
+def auto_numbered_docx() -> bytes:
+    """A notice whose 一、 （一） 1. are Word's automatic list numbers (numbering.xml), not typed text."""
+    import docx
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    d = docx.Document()
+    numbering = d.part.numbering_part.element
+    levels = [("chineseCounting", "%1、"), ("chineseCounting", "（%2）"), ("decimal", "%3.")]
+    lvl_xml = "".join(f'<w:lvl w:ilvl="{i}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>'
+                      f'<w:lvlText w:val="{text}"/></w:lvl>' for i, (fmt, text) in enumerate(levels))
+    numbering.insert(0, parse_xml(f'<w:abstractNum {w} w:abstractNumId="90">{lvl_xml}</w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {w} w:numId="90"><w:abstractNumId w:val="90"/></w:num>'))
+
+    def para(text: str, level: int | None = None) -> None:
+        p = d.add_paragraph(text)
+        if level is not None:
+            p._p.get_or_add_pPr().append(parse_xml(
+                f'<w:numPr {w}><w:ilvl w:val="{level}"/><w:numId w:val="90"/></w:numPr>'))
+
+    para("关于组织申报2027年度云南省创新联合体的通知")
+    para("各州（市）科技局：")
+    para("申报条件", 0)
+    para("牵头单位", 1)
+    para("为云南省内注册的行业龙头企业。", 2)
+    para("建有省级及以上创新平台。", 2)
+    para("经费配套。企业按照不低于1:1的要求提供自筹经费。", 1)
+    para("申报时间", 0)
+    para("2027年3月1日至4月30日。")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()

@@ -147,3 +147,13 @@ def test_a_date_alone_in_the_body_stays_text() -> None:
     p = read_document(text.encode(), "t.txt")
     assert p.corpus.clauses["1"].text == "2027年4月30日"
     assert str(p.issued) == "2027-02-20" and "2027年2月20日" not in p.corpus.clauses["2"].text
+
+
+def test_docx_with_words_automatic_list_numbers() -> None:
+    from tests.docs_helpers import auto_numbered_docx
+
+    c = read_document(auto_numbered_docx(), "auto.docx").corpus
+    assert c.ids == ["preamble", "1", "1.1", "1.1.1", "1.1.2", "1.2", "2"]
+    assert c.clauses["1"].label == "一、申报条件" and c.clauses["1.2"].title == "经费配套"
+    assert heading_line(c.clauses["1.1.2"]) == "2.建有省级及以上创新平台。"
+    assert c.clauses["2"].text == "2027年3月1日至4月30日。"
