@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -85,13 +85,30 @@ class TelegramFrontend:
         self.users[chat] += 1
         try:
             async with self.locks[chat]:
-                outcome: Outcome = await asyncio.to_thread(self.app.handle, incoming, utcnow())
+                work = asyncio.to_thread(self.app.handle, incoming, utcnow())
+                if incoming.kind == "document":  # reading a long file takes a while: show "typing…" meanwhile
+                    outcome: Outcome = await self._with_typing(context.bot, chat, work)
+                else:
+                    outcome = await work
                 await self.render(context.bot, incoming, outcome, update)
         finally:
             self.users[chat] -= 1
             if self.users[chat] == 0:  # nobody waits on this chat's lock: forget it (bounded memory)
                 del self.users[chat]
                 self.locks.pop(chat, None)
+
+    @staticmethod
+    async def _with_typing(bot: Any, chat_id: int, work: Any) -> Outcome:
+        """Await ``work`` while Telegram shows the bot typing (renewed every 4 s; it lasts 5 s)."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError as exc:  # only a courtesy: never let it stop the work
+                log.debug("chat action failed: %s", exc)
+            await asyncio.wait({task}, timeout=4.0)
+        result: Outcome = task.result()
+        return result
 
     async def render(self, bot: Any, incoming: Incoming, outcome: Outcome, update: Update) -> None:
         if update.callback_query is not None:

@@ -203,6 +203,8 @@ async def test_upload_preview_and_publish_over_telegram(tmp_path: Path, api: Fak
             api.send_document(OFFICER, "notice.docx", docx_bytes(), caption="2027年度申报通知")
             preview = await reply_to(api, OFFICER, 0)
             assert "《2027年度申报通知》" in preview["text"] and "条款：9 条（DOCX）" in preview["text"]
+            typing = api.calls_of("sendChatAction", OFFICER)  # "typing…" while the file is read
+            assert typing and typing[0].params["action"] == "typing"
             msg = api.last_message(OFFICER)
             publish = dict(api.buttons(msg))["✅ 发布"]
             api.press(OFFICER, msg["message_id"], publish)
