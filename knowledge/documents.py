@@ -256,6 +256,35 @@ def notice_on(meta: DocumentMeta, today: date, all_metas: Sequence[DocumentMeta]
     return notice(meta, status, lang, successor_of(meta, today, all_metas))
 
 
+def validity_summary(meta: DocumentMeta, today: date, all_metas: Sequence[DocumentMeta], lang: str = "zh") -> str:
+    """A computed answer to "is it still valid?": issued, valid until, status on ``today``.
+
+    e.g. 《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期3年（2025年内到期）；
+    按2026年12月1日判断：已失效。
+    """
+    lang = "en" if lang == "en" else "zh"
+    m = messages()
+    until = meta.valid_until_text(lang)
+    if meta.valid_until is None:
+        validity_text = str(m["validity_none"][lang])
+    elif meta.validity_years:
+        key = "validity_years_year" if meta.valid_until_precision == "year" else "validity_years_day"
+        validity_text = str(m[key][lang]).format(years=meta.validity_years, until=until)
+    else:
+        validity_text = str(m["validity_until"][lang]).format(until=until)
+    status = status_on(meta, today, all_metas)
+    if status == "superseded":
+        succ = successor_of(meta, today, all_metas)
+        status_text = str(m["status_superseded"][lang]).format(successor=f"《{succ.title}》" if succ else "")
+    elif status == "unknown" and not _started(meta, today):
+        status_text = str(m["status_not_yet"][lang])
+    else:
+        status_text = str(m[f"status_{status}"][lang])
+    return str(m["summary"][lang]).format(title=meta.title, issuer=meta.issuer or issuer_short("", lang),
+                                          issued=meta.issued_text(lang), validity=validity_text,
+                                          today=fmt_date(today, "day", lang), status=status_text)
+
+
 # -- the bundled scheme --------------------------------------------------------------------------
 
 def bundled_scheme(corpus: Corpus | None = None) -> tuple[DocumentMeta, Corpus]:
@@ -398,5 +427,6 @@ def changed_fragments(old: str, new: str, context: int = 8, limit: int = 4) -> l
 
 __all__ = [
     "KINDS", "SCHEME_ID", "STATUSES", "ClauseChange", "DocKind", "DocumentMeta", "Status", "bundled_scheme",
-    "diff", "guess_kind", "notice", "notice_on", "status_on", "valid_until_from_text", "validity",
+    "diff", "guess_kind", "notice", "notice_on", "status_on", "successor_of", "valid_until_from_text", "validity",
+    "validity_summary",
 ]

@@ -141,3 +141,18 @@ def test_diff_clause_by_clause() -> None:
     order = [c.new_id or c.old_id for c in changes]
     assert order.index("4.3") < order.index("4.4") < order.index("5")
     assert diff(SCHEME_CORPUS, SCHEME_CORPUS) == []
+
+
+def test_validity_summary_answers_is_it_still_valid() -> None:
+    from knowledge.documents import validity_summary
+
+    today = date(2026, 12, 1)
+    assert validity_summary(SCHEME, today, [SCHEME]) == (
+        "《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期3年（2025年内到期）；"
+        "按2026年12月1日判断：已失效。")
+    assert "As of 2025-06-01: it may have expired" in validity_summary(SCHEME, date(2025, 6, 1), [SCHEME], "en")
+    revised = meta("revised-2026", title="云南省创新联合体建设管理办法", issued=date(2026, 6, 1), supersedes="scheme")
+    assert validity_summary(SCHEME, today, [SCHEME, revised]).endswith("已被《云南省创新联合体建设管理办法》取代。")
+    assert "未规定有效期" in validity_summary(revised, today, [SCHEME, revised])
+    n = meta(valid_until=date(2027, 12, 31))
+    assert validity_summary(n, today, [n]).endswith("有效期至2027年12月31日；按2026年12月1日判断：尚未施行。")
