@@ -51,6 +51,10 @@ class App:
                 self._services[name] = self._factories[name](self)
             return self._services[name]
 
+    def built_service(self, name: str) -> Any | None:
+        """The service if it has been built already, else None (never builds it)."""
+        return self._services.get(name)
+
     def has_service(self, name: str) -> bool:
         return name in self._factories
 

@@ -43,8 +43,9 @@ def _service(rebuild: bool = False) -> QAService:
     from knowledge.service import QAService
 
     s = settings_from_env()
+    extra = _documents_kwarg(QAService.build, s.effective_database_url)
     try:
-        svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, rebuild=rebuild)
+        svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, rebuild=rebuild, **extra)
     except (OSError, ValueError) as exc:  # a model path or name that does not load: a configuration mistake
         raise UserError(f"cannot load the embedding model (EMBEDDING_BACKEND={s.embedding_backend}, "
                         f"EMBEDDING_MODEL={s.embedding_model or '-'}): {exc}") from None
@@ -52,6 +53,28 @@ def _service(rebuild: bool = False) -> QAService:
         raise Failure(f"the {s.embedding_backend} backend is not installed: {exc}") from None
     svc.llm = chat_model(s)  # None when LLM_MODEL is empty or the model cannot be built
     return svc
+
+
+def _documents_kwarg(build: Any, database_url: str) -> dict[str, Any]:
+    """``{"documents": …}`` from the database when ``QAService.build`` takes them (see bot/documents_io)."""
+    import inspect
+
+    try:
+        if "documents" not in inspect.signature(build).parameters:
+            return {}
+    except (TypeError, ValueError):
+        return {}
+    from bot.documents_io import build_kwargs
+    from storage.db import Database, DatabaseError
+
+    try:
+        db = Database.from_url(database_url)
+    except DatabaseError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        return build_kwargs(build, db)
+    finally:
+        db.dispose()
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 Type a question or a command (/start, /help, /check, /due …). When the last message had
 buttons, type a button's number to press it (``#3`` always presses button 3; when the message
 waits for a typed answer — a number, a date — a bare number is that answer and buttons need the
-``#``). ``/upload PATH`` sends a file (like a document in Telegram), files the bot sends are saved
+``#``). ``/upload PATH`` sends a file (like a document in Telegram;
+``/upload PATH | caption`` adds a caption, e.g. a policy document's title), files the bot sends are saved
 under ``data/downloads``. ``/quit`` or Ctrl-D ends.
 """
 
@@ -51,14 +52,15 @@ class ShellSession:
             return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, callback_data=button.data,
                                       kind="callback", message_id=self.message_id))
         if stripped.startswith("/upload"):
-            path = Path(stripped[len("/upload"):].strip()).expanduser()
+            arg, _, caption = stripped[len("/upload"):].partition("|")  # /upload PATH | caption (a title)
+            path = Path(arg.strip()).expanduser()
             try:
                 content = path.read_bytes()
             except OSError as exc:
                 print(f"  cannot read {path}: {exc.strerror or exc}", file=self.out)
                 return None
             return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, kind="document",
-                                      document=Document(path.name, content)))
+                                      document=Document(path.name, content, caption.strip())))
         return self.send(Incoming(chat_id=self.user_id, user_id=self.user_id, text=text))
 
     def lang(self) -> str:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -25,7 +25,7 @@ from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # policy documents up to 20 MB (registry files: 5 MB, checked there)
 APP_KEY = "consortium_app"
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
@@ -60,10 +60,12 @@ async def to_incoming(update: Update, max_upload: int = MAX_UPLOAD_BYTES) -> Inc
     if msg.document is not None:
         doc = msg.document
         if (doc.file_size or 0) > max_upload:
-            return Incoming(kind="document", document=Document(doc.file_name or "file", b""), **base)
+            return Incoming(kind="document", document=Document(doc.file_name or "file", b"", msg.caption or ""),
+                            **base)
         file = await doc.get_file()
         content = bytes(await file.download_as_bytearray())
-        return Incoming(kind="document", document=Document(doc.file_name or "file", content), **base)
+        return Incoming(kind="document", document=Document(doc.file_name or "file", content, msg.caption or ""),
+                        **base)
     return Incoming(kind="unsupported", **base)
 
 
@@ -83,13 +85,30 @@ class TelegramFrontend:
         self.users[chat] += 1
         try:
             async with self.locks[chat]:
-                outcome: Outcome = await asyncio.to_thread(self.app.handle, incoming, utcnow())
+                work = asyncio.to_thread(self.app.handle, incoming, utcnow())
+                if incoming.kind == "document":  # reading a long file takes a while: show "typing…" meanwhile
+                    outcome: Outcome = await self._with_typing(context.bot, chat, work)
+                else:
+                    outcome = await work
                 await self.render(context.bot, incoming, outcome, update)
         finally:
             self.users[chat] -= 1
             if self.users[chat] == 0:  # nobody waits on this chat's lock: forget it (bounded memory)
                 del self.users[chat]
                 self.locks.pop(chat, None)
+
+    @staticmethod
+    async def _with_typing(bot: Any, chat_id: int, work: Any) -> Outcome:
+        """Await ``work`` while Telegram shows the bot typing (renewed every 4 s; it lasts 5 s)."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError as exc:  # only a courtesy: never let it stop the work
+                log.debug("chat action failed: %s", exc)
+            await asyncio.wait({task}, timeout=4.0)
+        result: Outcome = task.result()
+        return result
 
     async def render(self, bot: Any, incoming: Incoming, outcome: Outcome, update: Update) -> None:
         if update.callback_query is not None:

@@ -24,7 +24,11 @@ _FILLER = re.compile(r"^(\d{1,2}|……|…|年\s*月\s*日|（盖章）)$")
 
 
 def cn(n: int) -> str:
-    return CN_NUM[n - 1]
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十, 35 → 三十五 (1–99)."""
+    if n <= 10:
+        return CN_NUM[n - 1]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else CN_NUM[tens - 1]) + "十" + (CN_NUM[ones - 1] if ones else "")
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Clause:
     children: list[str] = field(default_factory=list)
     path: list[str] = field(default_factory=list)  # ancestor titles, outermost first
     sep: str = "\n"  # what stands between title and text in the scheme ("。" for （三）鼓励民营企业参与。…)
+    num: str | None = None  # the number as the document prints it (其他文件: "（二）", "第五条 "); None: from the id
 
     @property
     def depth(self) -> int:
@@ -94,7 +99,7 @@ class Corpus:
 
 def heading_line(c: Clause) -> str:
     """The clause's own text as the scheme prints it, e.g. ``（三）鼓励民营企业参与。鼓励…``."""
-    num = _number_prefix(c.id)
+    num = _number_prefix(c.id) if c.num is None else c.num
     if not c.title:
         return f"{num}{c.text}"
     if not c.text:

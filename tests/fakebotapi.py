@@ -307,11 +307,13 @@ class FakeBotAPI:
         voice = {"file_id": "vc1", "file_unique_id": "vc1", "duration": 2}
         return self._push({"message": self._incoming(chat_id, None, voice=voice)})
 
-    def send_document(self, chat_id: int, filename: str, content: bytes, user_id: int | None = None) -> int:
+    def send_document(self, chat_id: int, filename: str, content: bytes, user_id: int | None = None,
+                      caption: str = "") -> int:
         file_id = f"up{len(self.files) + 1}"
         self.files[f"documents/{file_id}"] = content
         doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": filename, "file_size": len(content)}
-        return self._push({"message": self._incoming(chat_id, user_id, document=doc)})
+        extra = {"caption": caption} if caption else {}
+        return self._push({"message": self._incoming(chat_id, user_id, document=doc, **extra)})
 
     def edit_text(self, chat_id: int, text: str) -> int:
         msg = self._incoming(chat_id, None, text=text, edit_date=int(time.time()))

@@ -29,10 +29,13 @@ CLOUD_LLM_ENDPOINTS = {LLM_PROVIDERS[p] for p in ("openai", "deepseek", "dashsco
 
 
 def build_service(app: App) -> QAService:
+    from bot.documents_io import build_kwargs
     from knowledge.service import QAService
 
     s = app.settings
-    svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model)
+    # the published documents (bundled scheme first), when the service takes them
+    extra = build_kwargs(QAService.build, app.db)
+    svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, **extra)
     svc.llm = chat_model(s)
     return svc
 
