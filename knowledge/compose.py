@@ -4,8 +4,8 @@
   character pairs), else the gist; a yes/no question gets the facet's oriented answer first (可以 /
   原则上不行 / No …), any other question gets the answer without it.
 - **Computed** where the question gives numbers or asks about dates: amounts against the 2:1 rule
-  (the checklists' calculator, ``checks.inputs.funding``), days left to the annual report's 12-31, the
-  document's validity on ``today``.
+  (the checklists' calculator, ``checks.inputs.funding``), days left to the annual report's 12-31 (the
+  document's validity on ``today`` comes from ``knowledge.documents.validity_summary``).
 - **Quotes**: the supporting sentences of the clause (the facet's, else the best-matching ones), in
   Chinese or as the card's reference translation.
 """
@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from checks.inputs import find_numbers, funding
 from knowledge.cards import Card, Facet
@@ -202,28 +201,6 @@ def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> s
     if lang == "en":
         return f"This year's report is due by {due.isoformat()}: {days} day(s) left." if days >= 0 else None
     return f"今年（{today.year}年）应在{due.month}月{due.day}日前报送，还有{days}天。" if days >= 0 else None
-
-
-def validity_lead(facts: dict[str, Any], issued_year: int | None, lang: str, today: date | None) -> str | None:
-    """The document's validity judged on ``today`` (card fact ``valid_years``, issue year known)."""
-    years = facts.get("valid_years")
-    if not years or issued_year is None:
-        return None
-    until = issued_year + int(years)
-    if today is None:
-        return None
-    if today.year > until:
-        state_zh, state_en = "按今天判断可能已到期", "by today it has probably expired"
-    elif today.year == until:
-        state_zh, state_en = "今年可能到期", "it may expire this year"
-    else:
-        state_zh, state_en = "按今天判断仍在有效期内", "by today it is still valid"
-    if lang == "en":
-        return (f"The scheme took effect on issue and is valid for {years} years: issued in {issued_year}, it runs to "
-                f"about {until}; {state_en} ({today.isoformat()}). Check the latest documents of the provincial "
-                f"Department of Science and Technology.")
-    return (f"方案自印发之日起施行，有效期{years}年：{issued_year}年印发，有效期约至{until}年，{state_zh}（{today.isoformat()}），"
-            f"请以省科技厅最新文件为准。")
 
 
 def has_cjk(text: str) -> bool:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).parent / "data"
 SCHEME_FILE = DATA / "scheme.txt"
@@ -297,3 +298,34 @@ def load(path: str | None = None) -> Corpus:
     """The scheme bundled with the package (or another copy of it)."""
     p = Path(path) if path else SCHEME_FILE
     return parse(p.read_text(encoding="utf-8"))
+
+
+def clause_key(doc: str, cid: str) -> str:
+    """A clause's key in the combined corpus: the bundled scheme's own id, ``doc:id`` for other documents."""
+    return cid if doc == "scheme" else f"{doc}:{cid}"
+
+
+def combine(documents: list[tuple[Any, Corpus]]) -> tuple[Corpus, dict[str, str], dict[str, Corpus]]:
+    """One corpus over several documents ((meta with ``.id``, corpus) pairs, the bundled scheme first):
+    the combined corpus, key → document id, and each document's corpus under its keys."""
+    from dataclasses import replace
+
+    clauses: dict[str, Clause] = {}
+    doc_of: dict[str, str] = {}
+    parts: dict[str, Corpus] = {}
+    for meta, c in documents:
+        doc = str(meta.id)
+
+        def k(cid: str | None, doc: str = doc) -> str | None:
+            return None if cid is None else clause_key(doc, cid)
+
+        own: dict[str, Clause] = {}
+        for cid, cl in c.clauses.items():
+            key = clause_key(doc, cid)
+            own[key] = replace(cl, id=key, parent=k(cl.parent), children=[clause_key(doc, x) for x in cl.children])
+            doc_of[key] = doc
+        clauses.update(own)
+        parts[doc] = Corpus(c.title, c.version, c.issuer, c.year, c.text, own)
+    first = documents[0][1]
+    text = "\n".join(c.text for _, c in documents)
+    return Corpus(first.title, first.version, first.issuer, first.year, text, clauses), doc_of, parts

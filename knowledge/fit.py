@@ -46,7 +46,7 @@ def _questions(paths: list[Path]) -> tuple[list[tuple[str, list[str]]], list[str
     return ins, outs
 
 
-def _rows(svc: Any, questions: list[str]) -> list[tuple[Any, dict[str, np.ndarray], list[str]]]:
+def _rows(svc: Any, questions: list[str]) -> list[tuple[Any, dict[str, np.ndarray], list[str], Any]]:
     """(query, signals, refs) per question, exactly as the service computes them."""
     from knowledge.service import clean_question
 

@@ -161,7 +161,7 @@ class DenseIndex:
             client = chroma_client(self.path)
             client.list_collections()
             return client
-        except Exception as exc:  # noqa: BLE001 — any failure to open derived data: rebuild it
+        except Exception as exc:
             if isinstance(exc, PermissionError):
                 raise
             aside = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d%H%M%S')}")

