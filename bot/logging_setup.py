@@ -144,6 +144,11 @@ class RateLimitedLog:
         self.logger.log(level, msg, *args, exc_info=exc_info)  # type: ignore[arg-type]
         return True
 
+    def reset(self) -> None:
+        """Forget what was logged (a fresh start: the next occurrence of anything is logged in full)."""
+        with self._lock:
+            self._seen.clear()
+
     def error(self, key: str, msg: str, *args: object, exc_info: object = None) -> bool:
         return self.log(logging.ERROR, key, msg, *args, exc_info=exc_info)
 
