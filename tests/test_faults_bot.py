@@ -58,8 +58,12 @@ class RawBotAPI(FakeBotAPI):
 
 @pytest.fixture
 def raw_api() -> Iterator[RawBotAPI]:
-    with RawBotAPI() as server:
+    server = RawBotAPI()
+    server.start()
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
