@@ -31,6 +31,7 @@ _FULL_RE = re.compile(r"database or disk is full|no space left on device|\(code:
 _RO_RE = re.compile(r"readonly database|read-only file system|\(code: 8\)", re.I)
 _NO_OPEN_RE = re.compile(r"unable to open database file|\(code: 14\)", re.I)
 _NO_ACCESS_RE = re.compile(r"permission denied", re.I)
+_TEXT_SOURCES = ("sqlite3", "chromadb", "chromadb_rust_bindings")  # whose messages are matched by text
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -39,6 +40,10 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
+        orig = getattr(current, "orig", None)  # SQLAlchemy keeps the driver's exception here
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            seen.add(id(orig))
+            yield orig
         current = current.__cause__ or current.__context__
 
 
@@ -60,6 +65,8 @@ def explain(exc: BaseException, data_dir: Path | str | None = None) -> UserError
             if e.errno in NO_ACCESS:
                 return no_access(_where(e, data_dir))
     for e in _chain(exc):
+        if not type(e).__module__.startswith(_TEXT_SOURCES):
+            continue  # e.g. PostgreSQL's "permission denied for table" is not about the disk
         text = str(e)
         if _FULL_RE.search(text):
             return full(_where(exc, data_dir))

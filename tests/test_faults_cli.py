@@ -280,3 +280,20 @@ def test_reminders_run_once_logs_through_the_redacting_filter(tmp_path: Path, ap
     assert "bot<redacted>" in res.stderr
     secret = token.split(":", 1)[1]
     assert token not in res.stderr + res.stdout and secret not in res.stderr + res.stdout
+
+
+def test_database_permission_errors_are_not_mistaken_for_the_disk() -> None:
+    """PostgreSQL's "permission denied for table" is the database's business, not the data directory's."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from bot.faults import explain
+
+    class InsufficientPrivilege(Exception):  # what psycopg raises, by name and message
+        pass
+
+    pg = ProgrammingError("SELECT 1", {}, InsufficientPrivilege("permission denied for table users"))
+    assert explain(pg, "/srv/data") is None
+    full = OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+    assert "no space left" in str(explain(full, "/srv/data"))
