@@ -36,13 +36,25 @@ def open_app(shell: bool = False, migrate: bool = True) -> App:
     try:
         return build_app(settings, shell=shell, migrate=migrate)
     except DatabaseError as exc:
-        raise UserError(str(exc)) from None
+        raise database_error(exc) from None
+
+
+def database_error(exc: Exception) -> UserError | Failure:
+    """A :class:`storage.db.DatabaseError` as the CLI's error: a full disk is a failure, the rest bad config."""
+    return Failure(str(exc)) if getattr(exc, "failure", False) else UserError(str(exc))
 
 
 def setup_logging(level: str = "INFO") -> None:
     from bot.logging_setup import configure
 
     configure(level)
+
+
+def preflight(settings: Settings) -> None:
+    """The data directory must be writable (Chroma index, SQLite, downloads): one line if not."""
+    from bot.faults import check_writable
+
+    check_writable(settings.data_dir)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -58,8 +70,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bot.notify import check_bot
     from bot.telegram_app import run_bot
 
+    preflight(settings)  # a read-only or full data directory: one line before anything else
     asyncio.run(check_bot(settings))  # a rejected token or a dead network: one line, not a traceback
     app = open_app()
+    if app.has_service("qa"):  # open (or build) the index now: a broken one is one line, not a crash in polling
+        app.service("qa")
     run_bot(app, webhook_url=args.webhook)
     return 0
 
@@ -67,6 +82,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_shell(args: argparse.Namespace) -> int:
     from bot.shell import run_shell
 
+    preflight(settings_from_env())
     app = open_app(shell=True)
     return run_shell(app, user_id=getattr(args, "user", 1) or 1)
 
@@ -78,7 +94,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
     try:
         db = Database.from_url(settings.effective_database_url, migrate=True)
     except DatabaseError as exc:
-        raise UserError(str(exc)) from None
+        raise database_error(exc) from None
     db.dispose()
     print(f"database ready: schema migrated to the newest revision ({settings.effective_database_url.split('://', 1)[0]})")
     return 0
@@ -116,19 +132,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_ERROR_CHARS = 600
+
+
+def _say(kind: str, message: object) -> None:
+    """One line on stderr, secrets hidden, however long or multi-line the cause was."""
+    from bot.logging_setup import redact
+
+    line = " ".join(redact(str(message)).split())
+    if len(line) > MAX_ERROR_CHARS:
+        line = line[: MAX_ERROR_CHARS - 1] + "…"
+    print(f"{PROG}: {kind}: {line}", file=sys.stderr)
+
+
+def explain_unexpected(exc: BaseException) -> UserError | Failure:
+    """Anything a command did not handle, as one line: a known fault of the machine or the database,
+    else the exception's type and first line (the traceback is logged at DEBUG)."""
+    from bot.faults import explain
+
+    explained = explain(exc, os.environ.get("DATA_DIR") or "data")
+    if explained is not None:
+        return explained
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import DatabaseError
+
+    if isinstance(exc, DatabaseError):
+        return database_error(exc)
+    if isinstance(exc, DBAPIError):
+        cause = str(exc.orig or exc).strip().splitlines()
+        return Failure(f"database error: {cause[0] if cause else type(exc).__name__}")
+    logging.getLogger(PROG).debug("unexpected error", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return Failure(f"unexpected {type(exc).__name__}{': ' + first if first else ''} "
+                   "(set LOG_LEVEL=DEBUG to see the traceback)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot.logging_setup import add_secret, configure
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # Every command logs through the redacting filter, whatever it prints (run sets its own level).
+    add_secret(os.environ.get("TELEGRAM_BOT_TOKEN"))
+    configure(os.environ.get("LOG_LEVEL") or "WARNING")
     try:
         code = int(args.func(args) or 0)
     except UserError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _say("error", exc)
         return 2
     except Failure as exc:
-        print(f"{PROG}: failed: {exc}", file=sys.stderr)
+        _say("failed", exc)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -136,10 +193,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    sys.stdout.flush()
+    except Exception as exc:
+        explained = explain_unexpected(exc)
+        if isinstance(explained, UserError):
+            _say("error", explained)
+            return 2
+        _say("failed", explained)
+        return 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # stdout on a full disk
+        explained_out = explain_unexpected(exc)
+        _say("failed", explained_out)
+        return 1
     return code
 
 
 if __name__ == "__main__":  # pragma: no cover
-    logging.basicConfig()
     sys.exit(main())

@@ -47,6 +47,11 @@ def _service(rebuild: bool = False) -> QAService:
     try:
         svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, rebuild=rebuild, **extra)
     except (OSError, ValueError) as exc:  # a model path or name that does not load: a configuration mistake
+        from bot.faults import explain
+
+        fault = explain(exc, s.data_dir)  # unless it is the disk: read-only, no permission, full
+        if fault is not None:
+            raise fault from None
         raise UserError(f"cannot load the embedding model (EMBEDDING_BACKEND={s.embedding_backend}, "
                         f"EMBEDDING_MODEL={s.embedding_model or '-'}): {exc}") from None
     except ImportError as exc:

@@ -23,6 +23,7 @@ LLM_PROVIDERS = {
     "ollama": "http://127.0.0.1:11434/v1",
     "vllm": "http://127.0.0.1:8000/v1",
 }
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
@@ -161,6 +162,25 @@ class Settings(BaseSettings):
         if not key and self.openai_api_key and base == LLM_PROVIDERS["openai"]:
             key = self.openai_api_key.get_secret_value()
         return base, model, key
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from storage.db import url_problem
+
+            problem = url_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper() or "INFO"
+        if level not in LOG_LEVELS:
+            raise ValueError(f"'{value}' is not a log level (use one of {', '.join(LOG_LEVELS)})")
+        return level
 
     @property
     def tz(self) -> ZoneInfo:
@@ -187,10 +207,21 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the configuration, raising :class:`ConfigError` with one clear line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err.get("loc", ()))
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         where = f"{field.upper()}: " if field else ""  # a check across fields names them in its message
         raise ConfigError(f"invalid configuration: {where}{msg}") from None
+    register_secrets(settings)
+    return settings
+
+
+def register_secrets(settings: Settings) -> None:
+    """Tell the log redaction about this configuration's secrets (the token, the webhook secret)."""
+    from bot.logging_setup import add_secret
+
+    add_secret(settings.token)
+    if settings.webhook_secret is not None:
+        add_secret(settings.webhook_secret.get_secret_value())

@@ -17,16 +17,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.i18n import detect_lang, t
+from bot.logging_setup import RateLimitedLog, failure_key
 
 if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger(__name__)
+_failures = RateLimitedLog(log)  # a handler that fails on every message logs its traceback once per interval
 
 TEXT_LIMIT = 4096
 CALLBACK_LIMIT = 64  # bytes, Telegram's limit on callback_data
 
 APPLICANT, CONTACT, OFFICER, ADMIN = "applicant", "contact", "officer", "admin"
+PRIVATE_ROLES = frozenset({OFFICER, ADMIN})  # roles that act only in a private chat with the bot
 
 
 @dataclass(frozen=True)
@@ -192,11 +195,15 @@ class Router:
     # -- dispatch -----------------------------------------------------
     def handle(self, app: App, msg: Incoming, now: datetime) -> Outcome:
         user = app.identify(msg, now)
+        if msg.chat_type != "private":
+            # Outside a private chat nobody acts as officer or admin: restricted commands point to the
+            # private chat (run_command) and no handler shows officer data (contacts, chat ids) to a group.
+            user.roles -= PRIVATE_ROLES
         ctx = Ctx(app=app, msg=msg, now=now, user=user)
         try:
             outcome = self._dispatch(ctx)
-        except Exception:
-            log.exception("handler failed for chat %s", msg.chat_id)
+        except Exception as exc:
+            _failures.error(failure_key(exc, "handler:"), "handler failed for chat %s", msg.chat_id, exc_info=exc)
             outcome = Outcome([Reply(ctx.t("core.error"))], toast=ctx.t("core.error_short"))
         outcome.lang = ctx.lang
         return outcome
@@ -251,6 +258,9 @@ class Router:
 
     def run_command(self, ctx: Ctx, cmd: Command, args: str) -> Outcome:
         ctx.command, ctx.args = cmd.name, args
+        if cmd.roles and ctx.msg.chat_type != "private":
+            ctx.app.audit(ctx.user.id, "/" + cmd.name, f"(in chat {ctx.msg.chat_id}) {args}".strip(), False, ctx.now)
+            return Outcome([Reply(private_only(ctx, cmd.name))])
         for hook in self.command_hooks:
             hook(ctx)
         if cmd.roles:
@@ -262,6 +272,13 @@ class Router:
 
     def commands_for(self, roles: set[str]) -> list[Command]:
         return [c for c in self.commands.values() if c.help_key and (not c.roles or c.roles & roles)]
+
+
+def private_only(ctx: Ctx, command: str) -> str:
+    """The short pointer a group gets for a restricted command: use it in the private chat."""
+    username = ctx.app.bot_username
+    link = f"https://t.me/{username}" if username else ""
+    return ctx.t("core.private_only", command=esc(command), link=esc(link)).strip()
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import defaultdict
 from typing import Any
@@ -16,14 +17,17 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.app import App
 from bot.core import Document, Incoming, Outcome, Reply, split_text
 from bot.i18n import t
+from bot.logging_setup import RateLimitedLog, add_secret, failure_key
 from bot.notify import TelegramNotifier, reply_markup
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
+_failures = RateLimitedLog(log)  # one traceback per kind of failure per interval, with a count of the rest
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # policy documents up to 20 MB (registry files: 5 MB, checked there)
 APP_KEY = "consortium_app"
@@ -176,13 +180,58 @@ class TelegramFrontend:
                                    disable_web_page_preview=True)
 
 
+def sanitize_updates(payload: bytes) -> bytes:
+    """A getUpdates answer with every update python-telegram-bot cannot parse replaced by an empty one.
+
+    The empty update keeps its ``update_id``, so polling confirms it and goes on (the handler ignores
+    it); the bad one is logged, rate-limited. Without this, one unparsable update is fetched again
+    and again forever, and each attempt logs a traceback.
+    """
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return payload
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list):
+        return payload
+    clean: list[Any] = []
+    changed = False
+    for item in result:
+        try:
+            Update.de_json(item, None)
+        except Exception as exc:
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            changed = True
+            _failures.warning(f"parse:{type(exc).__name__}", "skipped update %s that python-telegram-bot cannot "
+                              "parse (%s: %s)", update_id, type(exc).__name__, exc)
+            if isinstance(update_id, int):
+                clean.append({"update_id": update_id})
+            continue
+        clean.append(item)
+    if not changed:
+        return payload
+    return json.dumps({**data, "result": clean}).encode()
+
+
+class SkippingUpdatesRequest(HTTPXRequest):
+    """The connection polling uses: unparsable updates are skipped (see :func:`sanitize_updates`)."""
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(url, method, *args, **kwargs)
+        if code == 200 and url.rstrip("/").endswith("/getUpdates"):
+            payload = sanitize_updates(payload)
+        return code, payload
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log, tell the user something went wrong (when we can), and keep running."""
+    """Log (once per kind of failure per interval), tell the user something went wrong, keep running."""
     err = context.error
     if isinstance(err, (NetworkError, RetryAfter)) and not isinstance(err, BadRequest):
-        log.warning("Telegram network problem: %s", err)
+        _failures.warning(f"network:{type(err).__name__}", "Telegram network problem: %s", err)
         return
-    log.error("error while handling an update", exc_info=err)
+    if err is None:
+        return
+    _failures.error(failure_key(err, "update:"), "error while handling an update (skipped)", exc_info=err)
     if isinstance(update, Update) and update.effective_chat is not None and not isinstance(err, Forbidden):
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(update.effective_chat.id, t("core.error", "zh"))
@@ -192,6 +241,7 @@ def build_application(app: App) -> Application:
     settings = app.settings
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    add_secret(settings.token)  # whatever starts the bot, its token never reaches a log line
     frontend = TelegramFrontend(app)
 
     async def post_init(application: Application) -> None:
@@ -213,6 +263,7 @@ def build_application(app: App) -> Application:
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .connection_pool_size(32)
+        .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1))
         .post_init(post_init)
         .build()
     )
@@ -236,8 +287,8 @@ async def _reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     app: App = context.application.bot_data[APP_KEY]
     try:
         await reminders.reminder_tick(app, TelegramNotifier(context.bot), utcnow())
-    except Exception:  # the loop must survive a failing tick
-        log.exception("reminder tick failed")
+    except Exception as exc:  # the loop must survive a failing tick (a full disk fails every tick: log it once)
+        _failures.error(failure_key(exc, "tick:"), "reminder tick failed", exc_info=exc)
 
 
 def run_bot(app: App, webhook_url: str | None = None) -> None:

@@ -84,6 +84,16 @@ def audit(s: Session, user_id: int, command: str, args: str, allowed: bool, now:
     s.add(AuditEntry(at=now, user_id=user_id, command=command[:64], args=args[:2000], allowed=allowed))
 
 
+def audit_times(s: Session, user_id: int, command: str, since: datetime, allowed: bool) -> list[datetime]:
+    """When ``user_id`` tried ``command`` since ``since`` with this outcome, oldest first."""
+    return list(s.scalars(
+        select(AuditEntry.at)
+        .where(AuditEntry.user_id == user_id, AuditEntry.command == command, AuditEntry.allowed == allowed,
+               AuditEntry.at >= since)
+        .order_by(AuditEntry.at)
+    ))
+
+
 def audit_entries(s: Session, limit: int = 50) -> list[AuditEntry]:
     return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
 

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 INVITE_TTL = timedelta(hours=48)
 TZ_FMT = "%Y-%m-%d %H:%M"
+JOIN_LIMIT = 5  # wrong invite codes a user may try per JOIN_WINDOW (counted in the audit log)
+JOIN_WINDOW = timedelta(hours=1)
+JOIN_AUDIT = "/join"  # every redemption attempt (/join CODE and the /start CODE deep link)
+JOIN_THROTTLED = "/join:throttled"  # attempts refused unseen because of too many wrong codes
 
 
 def _target(ctx: Ctx) -> int | None:
@@ -51,13 +55,32 @@ def invite(ctx: Ctx) -> Reply:
 
 
 def redeem(ctx: Ctx, code: str) -> Outcome:
+    """Redeem an invite code; every attempt is audited, and wrong codes are throttled per user."""
+    code = code.strip()[:64]
+    since = ctx.now - JOIN_WINDOW
     with ctx.app.db.session() as s:
+        wrong = repo.audit_times(s, ctx.user.id, JOIN_AUDIT, since, allowed=False)
+        if len(wrong) >= JOIN_LIMIT:  # refused without looking at the code: guessing gains nothing
+            repo.audit(s, ctx.user.id, JOIN_THROTTLED, code, False, ctx.now)
+            again = wrong[len(wrong) - JOIN_LIMIT] + JOIN_WINDOW
+            local = again.astimezone(ctx.app.settings.tz).strftime("%H:%M")
+            return Outcome([Reply(ctx.t("admin.join_throttled", n=JOIN_LIMIT, time=local))])
         role = repo.redeem_invite(s, code, ctx.user.id, ctx.now)
+        repo.audit(s, ctx.user.id, JOIN_AUDIT, code, role is not None, ctx.now)
+    admins = [a for a in ctx.app.settings.admin_chat_ids if a != ctx.user.id]
     if role is None:
-        return Outcome([Reply(ctx.t("admin.invite_bad"))])
+        left = JOIN_LIMIT - len(wrong) - 1
+        text = ctx.t("admin.invite_bad")
+        others: list[tuple[int, Reply]] = []
+        if left > 0:
+            text += "\n" + ctx.t("admin.join_left", n=left)
+        else:  # this attempt reached the limit: tell the admins once
+            note = Reply(t("admin.join_throttled_note", "zh", id=ctx.user.id, name=esc(ctx.msg.first_name),
+                           n=JOIN_LIMIT))
+            others = [(a, note) for a in admins]
+        return Outcome([Reply(text)], others=others)
     ctx.user.roles.add(role)
     note = Reply(t("admin.invite_used_note", "zh", id=ctx.user.id, name=esc(ctx.msg.first_name)))
-    admins = [a for a in ctx.app.settings.admin_chat_ids if a != ctx.user.id]
     return Outcome([Reply(ctx.t("admin.invite_ok"), menu=True)], others=[(a, note) for a in admins])
 
 
