@@ -65,7 +65,8 @@ def read_answers(path: str) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
-def _today(arg: str | None) -> date:
+def today_arg(arg: str | None) -> date:
+    """``--today`` of a command, or today in the configured time zone (shared by ``check`` and ``ask``)."""
     if arg:
         from checks.engine import parse_date
 
@@ -90,7 +91,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise UserError(f"unknown checklist '{args.checklist}' (choose one of: {', '.join(lists)})")
     checklist = lists[args.checklist]
     answers = read_answers(args.answers)
-    today = _today(args.today)
+    today = today_arg(args.today)
     try:
         result = evaluate(checklist, answers, today, args.lang)
     except AnswerError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import Failure, UserError
@@ -85,7 +84,9 @@ def _documents_kwarg(build: Any, database_url: str) -> dict[str, Any]:
 def _cmd_ask(args: argparse.Namespace) -> int:
     if args.question is None or (args.question != "-" and not args.question.strip()):
         raise UserError("give a question, e.g. consortium-bot ask \"牵头单位应具备哪些条件？\" (or '-' to read stdin)")
-    today = _today(args.today)
+    from bot.cli_check import today_arg
+
+    today = today_arg(args.today)
     svc = _service()
     if args.question == "-":
         lines = [ln.rstrip("\r\n") for ln in sys.stdin]
@@ -103,20 +104,6 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     else:
         print(ans.text())
     return 0
-
-
-def _today(arg: str | None) -> date:
-    """--today, or today in the configured time zone."""
-    if arg:
-        from checks.inputs import parse_date
-
-        try:
-            return parse_date(arg)
-        except ValueError as exc:
-            raise UserError(f"--today: {exc}") from None
-    from bot.config import load_settings
-
-    return datetime.now(load_settings().tz).date()
 
 
 def _cmd_index(args: argparse.Namespace) -> int:

@@ -273,12 +273,7 @@ def _dec(v: float | int) -> Decimal:
     return Decimal(repr(float(v))) if isinstance(v, float) else Decimal(int(v))
 
 
-def _fmt_dec(d: Decimal, places: int, rounding: str) -> str:
-    q = Context(prec=_CTX.prec, rounding=rounding).quantize(d, Decimal(1).scaleb(-places))
-    text = format(q, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+_fmt_dec = inputs.fmt_decimal  # one decimal formatter
 
 
 def fmt_amount(v: float | int | Decimal, rounding: str = ROUND_HALF_EVEN) -> str:

@@ -161,10 +161,11 @@ def parse_amount_wan(text: str) -> Decimal:
 
 # -- the 2:1 funding calculator (四、（四）) ----------------------------------------------------------------
 
-_CTX = Context(prec=60)
+_CTX = Context(prec=800)  # exact for any finite float (≤ 309 integer digits) to 4 places
 
 
-def _fmt(d: Decimal, places: int, rounding: str) -> str:
+def fmt_decimal(d: Decimal, places: int, rounding: str) -> str:
+    """``d`` to ``places`` decimals (rounded as ``rounding``), without trailing zeros."""
     q = Context(prec=_CTX.prec, rounding=rounding).quantize(d, Decimal(1).scaleb(-places))
     text = format(q, "f")
     if "." in text:
@@ -185,7 +186,7 @@ class Funding:
 
     def amount(self, d: Decimal, up: bool = False) -> str:
         """An amount to 1 元 (4 places of 万元), without trailing zeros; rounded up when ``up``."""
-        return _fmt(d, 4, ROUND_CEILING if up else "ROUND_HALF_EVEN")
+        return fmt_decimal(d, 4, ROUND_CEILING if up else "ROUND_HALF_EVEN")
 
     @property
     def ratio(self) -> str:
@@ -196,7 +197,7 @@ class Funding:
         exact = _CTX.divide(self.raised, self.requested)
         if self.holds:
             exact = max(exact, self.ratio_min)
-        return _fmt(exact, 2, ROUND_DOWN)
+        return fmt_decimal(exact, 2, ROUND_DOWN)
 
 
 def funding(requested: Any, raised: Any = None, ratio_min: Any = 2, tolerance: float = 1e-9) -> Funding:

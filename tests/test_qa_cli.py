@@ -30,21 +30,29 @@ def test_json_batch_contract(env: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     questions = ["牵头单位应具备哪些条件？", "what's the match-funding ratio?", "", "推荐一家昆明的餐厅",
                  "<b>组建协议</b>由谁签署"]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(questions) + "\n"))
-    assert main(["ask", "--json", "-"]) == 0
+    assert main(["ask", "--json", "-", "--today", "2026-12-01"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(questions)
     docs = [json.loads(line) for line in lines]
     for q, doc in zip(questions, docs, strict=True):
-        assert list(doc) == ["question", "answer", "citations", "refused"]
+        assert list(doc)[:7] == ["question", "lang", "lead", "answer", "citations", "notice", "refused"]
         assert doc["question"] == q and isinstance(doc["answer"], str) and isinstance(doc["refused"], bool)
+        assert doc["lang"] in ("zh", "en") and isinstance(doc["lead"], str) and isinstance(doc["notice"], str)
         assert "<b>" not in doc["answer"] and "<blockquote>" not in doc["answer"]
         for c in doc["citations"]:
-            assert list(c) == ["clause", "label", "quote"] and c["quote"]
-    assert docs[0]["citations"][0] == {"clause": "4.1", "label": "四、（一）", "quote": docs[0]["citations"][0]["quote"]}
+            assert list(c) == ["document", "clause", "label", "quote"] and c["quote"] and c["document"] == "scheme"
+    assert docs[0]["citations"][0]["clause"] == "4.1" and docs[0]["citations"][0]["label"] == "四、（一）"
+    assert docs[0]["notice"].startswith("提示：该方案2022年印发、有效期3年")  # judged on --today
+    assert docs[1]["lang"] == "en" and "2:1" in docs[1]["lead"]
     assert not docs[0]["refused"] and docs[1]["citations"][0]["clause"] == "4.4" and "2:1" in docs[1]["answer"]
     assert docs[2]["refused"] and docs[2]["citations"] == []
     assert docs[3]["refused"] and docs[3]["citations"] == []
     assert docs[4]["citations"][0]["clause"] == "5.3"
+
+
+def test_bad_today_is_a_user_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--today", "2026-13-45", "牵头单位应具备哪些条件？"]) == 2
+    assert "--today" in capsys.readouterr().err
 
 
 def test_ask_for_a_person(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

