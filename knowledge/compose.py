@@ -30,7 +30,7 @@ _REQ = re.compile(r"申请|省里|省级|省财政|财政|拨款|补助|资助|�
 _RAISE = re.compile(r"自筹|自己|自有|配套|企业出|我们出|拿出|出资|投入|自掏|raise|raised|own|self|match|put in|"
                     r"contribute", re.I)
 _MONEY_UNIT = re.compile(r"^\s*(万元|万|元|块|亿元|亿|w|W|k|K|million|mn|m\b|yuan|rmb|cny)", re.I)
-_WHEN = re.compile(r"什么时候|何时|哪天|几号|几月|截止|截至|最晚|期限|还有几天|多少天|时间|when|deadline|due|how many days|"
+_WHEN = re.compile(r"什么时候|啥时候|啥时|几时|何时|哪天|哪一天|几号|几月|截止|截至|最晚|期限|还有几天|多少天|时间|when|deadline|due|how many days|"
                    r"how long", re.I)
 
 

@@ -243,12 +243,26 @@ class Analyzer:
         kept = [t for t in prev.tokens if t not in drop and t not in hit_words]
         kept += [t for t in prev.expansions if t not in drop]
         return Query(
-            f"{current.text} {previous}", current.tokens, current.expansions + kept,
+            _restate(current, prev, previous), current.tokens, current.expansions + kept,
             current.lexicon_hits + [h for h in prev.lexicon_hits if h not in drop], current.oos,
             current.english, {**prev.slot_terms, **current.slot_terms},
             current.about_attachments or prev.about_attachments, {**prev.hit_targets, **current.hit_targets},
             current.oos_shapes, current.amounts,
         )
+
+
+def _restate(current: Query, prev: Query, previous: str) -> str:
+    """The previous question restated with the new term of the same class (那高校呢 after 牵头单位应具备哪些
+    条件 → 高等学校应具备哪些条件), so the dense search reads one question; else both texts."""
+    text = previous
+    for slot, words in current.slot_terms.items():
+        for old in (w for w in prev.slot_terms.get(slot, []) if w not in words):
+            said = [old, *(h for h, ts in prev.hit_targets.items() if old in ts)]
+            for phrase in sorted(said, key=len, reverse=True):
+                if phrase in text:
+                    text = text.replace(phrase, words[0])
+                    break
+    return text if text != previous else f"{current.text} {previous}"
 
 
 @lru_cache(maxsize=1)
