@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # per ledger row, over all passes
 IN_PASS_TRIES = 3  # tries of one message within a pass before leaving it for a later pass
 DIGEST_LIST_MAX = 15
-CONTACT, ALERT, DIGEST, UNREACHABLE = "contact", "alert", "digest", "unreachable"
+CONTACT, ALERT, DIGEST, UNREACHABLE = rules.CONTACT_JOB, rules.ALERT_JOB, rules.DIGEST_JOB, "unreachable"
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -73,6 +73,15 @@ def left_text(due: date, today: date, lang: str) -> str:
     return t("deadlines.left_overdue", lang, n=-n)
 
 
+def basis_text(row: rr.DeadlineRow, lang: str) -> str:
+    """The basis line: the scheme's clause for rule deadlines, a custom deadline's own basis, or nothing."""
+    if row.clause:
+        return t("deadlines.basis_clause", lang, clause=esc(rules.clause_label(row.clause))) + "\n"
+    if row.basis:
+        return t("deadlines.basis_text", lang, basis=esc(row.basis)) + "\n"
+    return ""
+
+
 def status_text(row: rr.DeadlineRow, today: date, lang: str) -> str:
     st = rules.deadline_status(row.due_on, row.status, today)
     text = t(f"deadlines.status_{st}", lang)
@@ -101,14 +110,14 @@ def officer_buttons(deadline_id: int, lang: str) -> list[list[Button]]:
 def reminder_reply(row: rr.DeadlineRow, today: date, lang: str) -> Reply:
     text = t("deadlines.reminder", lang, consortium=esc(row.consortium),
              duty=duty_text(row.kind, row.rule_key, row.title, lang), due=fmt_date(row.due_on, lang),
-             left=left_text(row.due_on, today, lang), clause=esc(rules.clause_label(row.clause)), id=row.id)
+             left=left_text(row.due_on, today, lang), basis=basis_text(row, lang), id=row.id)
     return Reply(text, buttons=reminder_buttons(row.id, lang))
 
 
 def alert_reply(row: rr.DeadlineRow, today: date, lang: str) -> Reply:
     text = t("deadlines.alert_overdue", lang, consortium=esc(row.consortium),
              duty=duty_text(row.kind, row.rule_key, row.title, lang), due=fmt_date(row.due_on, lang),
-             left=left_text(row.due_on, today, lang), clause=esc(rules.clause_label(row.clause)), id=row.id)
+             left=left_text(row.due_on, today, lang), basis=basis_text(row, lang), id=row.id)
     return Reply(text, buttons=officer_buttons(row.id, lang))
 
 
@@ -140,7 +149,7 @@ def calendar_ics(rows: Sequence[rr.DeadlineRow], lang: str, now: datetime) -> by
         ev.add("dtend", row.due_on + timedelta(days=1))
         duty = _plain(duty_text(row.kind, row.rule_key, row.title, lang))
         ev.add("summary", f"{row.consortium}：{duty}" if lang == "zh" else f"{row.consortium}: {duty}")
-        ev.add("description", t("deadlines.ics_description", lang, clause=rules.clause_label(row.clause), id=row.id))
+        ev.add("description", _plain(basis_text(row, lang)) + t("deadlines.ics_description", lang, id=row.id))
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", duty)
@@ -162,15 +171,7 @@ def ics_document(rows: Sequence[rr.DeadlineRow], lang: str, now: datetime, filen
 
 # -- planning ----------------------------------------------------------------------------------
 
-class Job(NamedTuple):
-    deadline_id: int  # 0 for digest / unreachable
-    recipient: int
-    stage: str
-    kind: str  # contact | alert | digest | unreachable
-
-    @property
-    def key(self) -> tuple[int, int, str]:
-        return (self.deadline_id, self.recipient, self.stage)
+Job = rules.Job
 
 
 @dataclass
@@ -188,57 +189,30 @@ class Plan:
         return len(self.new) + len(self.stale)
 
 
-def officer_ids(db: Database, settings: Settings) -> list[int]:
-    from storage import repo
-
-    with db.session() as s:
-        granted = set(repo.role_holders(s, "officer")) | set(repo.role_holders(s, "admin"))
-    return sorted(set(settings.officer_chat_ids) | set(settings.admin_chat_ids) | granted)
-
-
 def plan(db: Database, settings: Settings, now: datetime, officers: Sequence[int]) -> Plan:
-    """Decide what is due at ``now``: three reads (open deadlines in the window, their contacts, the
-    ledger), the rest in memory."""
+    """Read what the pure planner (:func:`checks.deadlines.plan_jobs`) needs — open deadlines in the
+    window, their contacts and snoozes — then drop what the send ledger already holds."""
     started = _time.perf_counter()
     policy = rules.Policy.from_settings(settings)
     today = policy.local_date(now)
     p = Plan(now=now, today=today)
     lease_cutoff = now - timedelta(seconds=settings.reminder_lease_seconds)
-    digest = rules.digest_stage(now, policy)
     due_by = rules.horizon(today, policy)
     with db.session() as s:
         rows = rr.open_deadlines_due_by(s, due_by)
         contacts = rr.reachable_contacts(s, {r.consortium_id for r in rows})
-    wanted: list[Job] = []
-    # many deadlines share a due date (every annual report is due 12-31): compute each stage once
-    contact_stages: dict[date, rules.Stage | None] = {}
-    alert_stages: dict[date, rules.Stage | None] = {}
-    for row in rows:
-        if row.reported_by is None and row.snoozed_until is None:
-            if row.due_on not in contact_stages:
-                contact_stages[row.due_on] = rules.contact_stage(row.due_on, now, policy)
-            st = contact_stages[row.due_on]
-        else:
-            st = rules.contact_stage(row.due_on, now, policy, status=row.status,
-                                     reported=row.reported_by is not None, snoozed_until=row.snoozed_until)
-        if row.due_on not in alert_stages:
-            alert_stages[row.due_on] = rules.officer_alert_stage(row.due_on, now, policy)
-        al = alert_stages[row.due_on]
-        if st is not None:
-            key = st.key
-            wanted.extend(Job(row.id, chat, key, CONTACT) for chat in contacts.get(row.consortium_id, ()))
-        if al is not None:
-            wanted.extend(Job(row.id, o, al.key, ALERT) for o in officers)
-        if st is not None or al is not None:
-            p.rows[row.id] = row
-    wanted.extend(Job(0, o, digest.key, DIGEST) for o in officers)
+        snoozes = rr.snoozes(s)
+    wanted, used = rules.plan_jobs(rows, contacts, officers, now, policy, snoozes)
+    p.rows = {r.id: r for r in rows if r.id in used}
     stages = sorted({j.stage for j in wanted if j.deadline_id})
     ids = sorted({j.deadline_id for j in wanted if j.deadline_id})
+    digest_keys = sorted({j.stage for j in wanted if not j.deadline_id})
     with db.session() as s:
         ledger = rr.ledger_keys(s, ids if len(ids) <= 5000 else None, stages, due_by=due_by, now=now,
                                 lease_cutoff=lease_cutoff, max_attempts=MAX_ATTEMPTS)
-        ledger.update(rr.ledger_keys(s, [0], [digest.key], now=now, lease_cutoff=lease_cutoff,
-                                     max_attempts=MAX_ATTEMPTS))
+        if digest_keys:
+            ledger.update(rr.ledger_keys(s, [0], digest_keys, now=now, lease_cutoff=lease_cutoff,
+                                         max_attempts=MAX_ATTEMPTS))
     for job in wanted:
         may = ledger.get((job.deadline_id, job.recipient, job.stage))
         if may is None:
@@ -290,7 +264,8 @@ class Pacer:
 
 
 def recipient_langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
-    """Each chat's language: chosen with /lang, else its Telegram client's, else Chinese."""
+    """Each chat's language by the one rule (:func:`bot.i18n.user_lang`); Chinese for unknown chats."""
+    from bot.i18n import user_lang
     from storage.models import User
 
     out: dict[int, str] = {}
@@ -300,7 +275,7 @@ def recipient_langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
             for uid, chosen, code in s.execute(
                 select(User.id, User.chosen_lang, User.language_code).where(User.id.in_(ids[i : i + 900]))
             ):
-                out[uid] = chosen or ("en" if (code or "").lower().startswith("en") else "zh")
+                out[uid] = user_lang(chosen, code)
     return out
 
 
@@ -315,7 +290,11 @@ async def run_once(
     """
     if now.tzinfo is None:
         raise ValueError("run_once needs an aware datetime")
-    officers = list(officers) if officers is not None else officer_ids(db, settings)
+    if officers is None:
+        from bot.app import officer_ids
+
+        officers = officer_ids(db, settings)
+    officers = list(officers)
     p = await asyncio.to_thread(plan, db, settings, now, officers)
     summary = RunSummary(due=p.due, plan_seconds=p.seconds, skipped=p.done)
     token = uuid.uuid4().hex
@@ -353,6 +332,8 @@ async def run_once(
         with db.session() as s:
             if status.status is SendStatus.OK:
                 rr.mark(s, ledger_id, token, rr.SENT, now)
+                if job.kind == ALERT and status.message_id is not None:
+                    rr.record_notice(s, job.deadline_id, job.recipient, status.message_id, "alert", now)
                 summary.sent += 1
                 summary.by_stage[job.stage] = summary.by_stage.get(job.stage, 0) + 1
             elif status.status is SendStatus.FORBIDDEN:

@@ -30,6 +30,7 @@ class ShellSession:
     buttons: list[Button] = field(default_factory=list)
     message_id: int = 0
     downloads: Path | None = None
+    sent_elsewhere: int = 0
 
     def send(self, incoming: Incoming) -> Outcome:
         outcome = self.app.handle(incoming, utcnow())
@@ -73,6 +74,11 @@ class ShellSession:
             shown = True
         for chat_id, reply in outcome.others:
             print(f"  → [to chat {chat_id}] {html_to_plain(reply.text)}", file=self.out)
+            self.sent_elsewhere += 1
+            if reply.notice is not None:
+                self.app.after_send(chat_id, 10_000 + self.sent_elsewhere, reply)
+        for chat_id, message_id, reply in outcome.edits:
+            print(f"  ✎ [chat {chat_id}, message {message_id}] {html_to_plain(reply.text)}", file=self.out)
         if shown:
             self.message_id += 1
 

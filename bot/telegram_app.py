@@ -106,6 +106,15 @@ class TelegramFrontend:
             result = await notifier.send(chat_id, reply)
             if not result.ok:
                 log.warning("could not notify chat %s: %s", chat_id, result.error)
+            elif result.message_id is not None and reply.notice is not None:
+                await asyncio.to_thread(self.app.after_send, chat_id, result.message_id, reply)
+        for chat_id, message_id, reply in outcome.edits:
+            try:
+                await bot.edit_message_text(reply.text, chat_id=chat_id, message_id=message_id,
+                                            parse_mode=ParseMode.HTML, reply_markup=reply_markup(reply),
+                                            disable_web_page_preview=True)
+            except TelegramError as exc:  # too old, deleted, unchanged: the action itself stands
+                log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 
     async def send_reply(self, bot: Any, chat_id: int, reply: Reply, lang: str, edit_id: int | None) -> None:
         """Send (or edit) one reply; a dropped connection is retried a few times with backoff."""

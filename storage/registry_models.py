@@ -22,6 +22,9 @@ class Consortium(Base):
     recommending_unit: Mapped[str] = mapped_column(String(200), default="")
     approved_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+    # the local day of its first import: rule deadlines due before it are history (never reminded)
+    first_imported_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reported_through: Mapped[int | None] = mapped_column(Integer, nullable=True)  # last year whose report is done
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -59,7 +62,8 @@ class Deadline(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     due_on: Mapped[date] = mapped_column(Date)
     clause: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # submitted | waived
+    basis: Mapped[str] = mapped_column(String(300), default="")  # a custom deadline's own basis text
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None (open) | submitted | waived | history
     status_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_at: Mapped[datetime | None] = mapped_column(nullable=True)
     reported_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # contact said "submitted"
@@ -69,6 +73,30 @@ class Deadline(Base):
     created_at: Mapped[datetime]
 
     consortium: Mapped[Consortium] = relationship(back_populates="deadlines")
+
+
+class ContactSnooze(Base):
+    """One contact's "remind me tomorrow" for one deadline (other contacts' schedules do not move)."""
+
+    __tablename__ = "deadline_snoozes"
+    __table_args__ = (UniqueConstraint("deadline_id", "chat_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[datetime]
+
+
+class OfficerNotice(Base):
+    """A message about one deadline that went to an officer with buttons (a report to confirm, an
+    overdue alert): when any officer acts, the other copies are edited to say who did what."""
+
+    __tablename__ = "officer_notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(Integer, index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # report | alert
+    created_at: Mapped[datetime]
 
 
 class ReminderSend(Base):
@@ -88,6 +116,8 @@ class ReminderSend(Base):
     claimed_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)  # wall clock: the owner is alive until then
+    first_failed_at: Mapped[datetime | None] = mapped_column(nullable=True)  # for REMINDER_GIVE_UP_HOURS
     error: Mapped[str] = mapped_column(Text, default="")
 
 

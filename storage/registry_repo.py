@@ -14,10 +14,34 @@ from typing import Any, NamedTuple
 from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from checks.deadlines import CUSTOM, derive_deadlines
-from storage.registry_models import Consortium, Contact, Deadline, ReminderSend
+from checks.deadlines import (
+    CLOSED,
+    CUSTOM,
+    HISTORY,
+    OPEN,
+    REPORTED,
+    Transition,
+    derive_deadlines,
+    history_status,
+    state_of,
+    stored,
+    transition,
+)
+from storage.registry_models import Consortium, Contact, ContactSnooze, Deadline, OfficerNotice, ReminderSend
 
 CLAIMED, SENT, RETRY, FAILED, FORBIDDEN = "claimed", "sent", "retry", "failed", "forbidden"
+
+
+@dataclass(frozen=True)
+class DeadlineState:
+    """One item of an exported ``deadlines`` cell: a rule deadline (``rule_key``) or a custom one
+    (``title``, ``basis``), its due date and status (None: open)."""
+
+    rule_key: str | None
+    title: str
+    basis: str
+    due_on: date
+    status: str | None
 
 
 @dataclass(frozen=True)
@@ -32,6 +56,8 @@ class ConsortiumRecord:
     approved_on: date
     ends_on: date
     contact_chat_ids: tuple[int, ...] = ()
+    reported_through: int | None = None
+    deadline_states: tuple[DeadlineState, ...] | None = None  # the export's deadlines column, when given
 
 
 @dataclass
@@ -39,6 +65,8 @@ class ImportSummary:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    history: int = 0  # deadlines recorded as history (due before the consortium's first import)
+    done: int = 0  # deadlines recorded as submitted up to reported_through (or from the file)
 
 
 # -- registry -------------------------------------------------------------------------------
@@ -46,8 +74,18 @@ class ImportSummary:
 _FIELDS = ("lead_unit", "industry_field", "route", "recommending_unit", "approved_on", "ends_on")
 
 
-def apply_records(s: Session, records: Sequence[ConsortiumRecord], now: datetime) -> ImportSummary:
-    """Create or update consortia by name (in the caller's transaction)."""
+def apply_records(s: Session, records: Sequence[ConsortiumRecord], now: datetime, *,
+                  today: date | None = None) -> ImportSummary:
+    """Create or update consortia by name (in the caller's transaction).
+
+    ``today`` is the local day of the import. A consortium seen for the first time records it as its
+    first import: its rule deadlines due before it are history (never reminded), annual reports up to
+    ``reported_through`` are submitted, and statuses given in the file (an export's ``deadlines``
+    column) are taken as they are. For a consortium already known, the file only closes deadlines
+    (marks submitted / waived / up to ``reported_through``): it never reopens one, so importing an
+    export again changes nothing.
+    """
+    today = today or now.date()
     summary = ImportSummary()
     names = [r.name for r in records]
     existing: dict[str, Consortium] = {}
@@ -60,12 +98,16 @@ def apply_records(s: Session, records: Sequence[ConsortiumRecord], now: datetime
     for rec in records:
         found = existing.get(rec.name)
         if found is None:
-            c = Consortium(name=rec.name, created_at=now, updated_at=now,
-                           **{f: getattr(rec, f) for f in _FIELDS})
+            c = Consortium(name=rec.name, created_at=now, updated_at=now, first_imported_on=today,
+                           reported_through=rec.reported_through, **{f: getattr(rec, f) for f in _FIELDS})
             c.contacts = [Contact(chat_id=cid, unreachable=False) for cid in dict.fromkeys(rec.contact_chat_ids)]
             c.deadlines = []
             s.add(c)
             sync_rule_deadlines(s, c, now)
+            _apply_states(c, rec.deadline_states, now, first=True)
+            for d in c.deadlines:
+                summary.history += d.status == HISTORY
+                summary.done += d.status in CLOSED and d.status != HISTORY
             summary.created.append(rec.name)
             continue
         c = found
@@ -79,9 +121,17 @@ def apply_records(s: Session, records: Sequence[ConsortiumRecord], now: datetime
         if set(wanted) != set(have):
             c.contacts = [have.get(cid) or Contact(chat_id=cid, unreachable=False) for cid in wanted]
             changed = True
+        if rec.reported_through != c.reported_through and rec.reported_through is not None:
+            c.reported_through = rec.reported_through
+            changed = True
         if changed:
-            c.updated_at = now
             sync_rule_deadlines(s, c, now)
+        before = {d.id: d.status for d in c.deadlines}
+        closed = _apply_states(c, rec.deadline_states, now, first=False)
+        closed += _close_reported_through(c, now)
+        summary.done += closed
+        if changed or closed or {d.id: d.status for d in c.deadlines} != before:
+            c.updated_at = now
             summary.updated.append(rec.name)
         else:
             summary.unchanged.append(rec.name)
@@ -89,28 +139,95 @@ def apply_records(s: Session, records: Sequence[ConsortiumRecord], now: datetime
     return summary
 
 
+def _close_reported_through(c: Consortium, now: datetime) -> int:
+    """Annual reports up to ``reported_through`` that are open or history become submitted."""
+    n = 0
+    if c.reported_through is None:
+        return 0
+    for d in c.deadlines:
+        key = d.rule_key or ""
+        if key.startswith("annual:") and int(key.split(":", 1)[1]) <= c.reported_through \
+                and (d.status is None or d.status == HISTORY):
+            d.status, d.status_by, d.status_at = "submitted", None, now
+            d.reported_by = d.reported_at = None
+            n += 1
+    return n
+
+
+def _apply_states(c: Consortium, states: Sequence[DeadlineState] | None, now: datetime, *, first: bool) -> int:
+    """Statuses from the file's deadlines column: all of them on a first import, else closures only."""
+    if not states:
+        return 0
+    by_key = {d.rule_key: d for d in c.deadlines if d.rule_key}
+    by_custom = {(d.title, d.due_on): d for d in c.deadlines if not d.rule_key}
+    n = 0
+    for st in states:
+        dl = by_key.get(st.rule_key) if st.rule_key else by_custom.get((st.title, st.due_on))
+        if dl is None:
+            if st.rule_key and st.status not in ("submitted", "waived"):
+                continue  # no longer a deadline of this term, and nothing to keep
+            dl = Deadline(kind=CUSTOM if not st.rule_key else _kind_of(st.rule_key), rule_key=st.rule_key,
+                          title=st.title[:300], basis=st.basis[:300], due_on=st.due_on,
+                          clause="" if not st.rule_key else _clause_of(st.rule_key), created_at=now)
+            c.deadlines.append(dl)
+            if st.rule_key:
+                by_key[st.rule_key] = dl
+            else:
+                by_custom[(st.title, st.due_on)] = dl
+            if first:
+                dl.status = st.status
+                dl.status_at = now if st.status else None
+                continue
+            if st.status in ("submitted", "waived"):
+                dl.status, dl.status_at = st.status, now
+                n += 1
+            continue
+        if first:
+            if dl.status != st.status:
+                dl.status, dl.status_by, dl.status_at = st.status, None, (now if st.status else None)
+            continue
+        if st.status in ("submitted", "waived") and (dl.status is None or dl.status == HISTORY):
+            dl.status, dl.status_by, dl.status_at = st.status, None, now
+            dl.reported_by = dl.reported_at = None
+            n += 1
+    return n
+
+
+def _kind_of(rule_key: str) -> str:
+    return "annual" if rule_key.startswith("annual:") else "end_of_term"
+
+
+def _clause_of(rule_key: str) -> str:
+    return "8.3" if rule_key.startswith("annual:") else "8.2"
+
+
 def sync_rule_deadlines(s: Session, c: Consortium, now: datetime) -> None:
     """Re-derive the rule-based deadlines; keep statuses; move due dates; drop ones no longer due
-    (unless already marked). A moved due date forgets its sent reminders so the new schedule runs."""
+    (unless already marked). A moved due date forgets its sent reminders so the new schedule runs.
+    A new deadline due before the consortium's first import is history; one up to
+    ``reported_through`` is submitted."""
     derived = {d.rule_key: d for d in derive_deadlines(c.approved_on, c.ends_on)}
     current = {d.rule_key: d for d in c.deadlines if d.rule_key}
     for key, dl in current.items():
         want = derived.get(key)
         if want is None:
-            if dl.status is None:
+            if dl.status is None or dl.status == HISTORY:
                 c.deadlines.remove(dl)
                 if dl.id is not None:
                     s.execute(delete(ReminderSend).where(ReminderSend.deadline_id == dl.id))
             continue
         if dl.due_on != want.due_on:
             dl.due_on = want.due_on
-            dl.snoozed_until = None
             if dl.id is not None:
                 s.execute(delete(ReminderSend).where(ReminderSend.deadline_id == dl.id))
+                s.execute(delete(ContactSnooze).where(ContactSnooze.deadline_id == dl.id))
     for key, want in derived.items():
         if key not in current:
+            status = (history_status(key, want.due_on, c.first_imported_on, c.reported_through)
+                      if c.first_imported_on is not None else None)
             c.deadlines.append(Deadline(kind=want.kind, rule_key=key, due_on=want.due_on, clause=want.clause,
-                                        title="", created_at=now))
+                                        title="", basis="", status=status, status_at=now if status else None,
+                                        created_at=now))
 
 
 def get_consortium(s: Session, name: str) -> Consortium | None:
@@ -139,10 +256,12 @@ def count_consortia(s: Session) -> int:
 
 def add_custom_deadline(
     s: Session, consortium: Consortium, due_on: date, title: str, by: int | None, now: datetime,
-    clause: str = "8.3",
+    basis: str = "", status: str | None = None,
 ) -> Deadline:
+    """An officer's own deadline: its own basis text (or none) — never a clause of the scheme."""
     dl = Deadline(consortium_id=consortium.id, kind=CUSTOM, rule_key=None, title=title[:300], due_on=due_on,
-                  clause=clause, created_by=by, created_at=now)
+                  clause="", basis=basis[:300], status=status, status_at=now if status else None,
+                  created_by=by, created_at=now)
     s.add(dl)
     s.flush()
     return dl
@@ -153,6 +272,7 @@ def get_deadline(s: Session, deadline_id: int) -> Deadline | None:
 
 
 def set_status(s: Session, deadline_id: int, status: str | None, by: int | None, now: datetime) -> Deadline | None:
+    """Set the stored status directly (tests, migrations); chat actions go through :func:`apply_action`."""
     dl = s.get(Deadline, deadline_id, with_for_update=True)
     if dl is None:
         return None
@@ -162,27 +282,87 @@ def set_status(s: Session, deadline_id: int, status: str | None, by: int | None,
     return dl
 
 
-def report_submitted(s: Session, deadline_id: int, by: int, now: datetime) -> Deadline | None:
-    dl = s.get(Deadline, deadline_id, with_for_update=True)
+@dataclass(frozen=True)
+class ActionResult:
+    """What :func:`apply_action` did: the transition, who reported (before), who set the status."""
+
+    transition: Transition
+    reported_by: int | None
+    status_by: int | None
+    consortium_id: int
+
+
+def apply_action(s: Session, deadline_id: int, action: str, by: int, now: datetime) -> ActionResult | None:
+    """Apply one state-machine action to a deadline under a row lock (two officers pressing at once:
+    the second sees the first's result and changes nothing). None when there is no such deadline.
+    Raises :class:`checks.deadlines.TransitionError` when the action does not apply."""
+    dl = s.get(Deadline, deadline_id, with_for_update=True, populate_existing=True)
     if dl is None:
         return None
-    if dl.status is None:
-        dl.reported_by, dl.reported_at = by, now
-    return dl
+    reporter, status_by = dl.reported_by, dl.status_by
+    tr = transition(state_of(dl.status, dl.reported_by), action)
+    if tr.changed:
+        if tr.after == REPORTED:
+            dl.reported_by, dl.reported_at = by, now
+        elif tr.after == OPEN:
+            dl.status, dl.status_by, dl.status_at = None, by, now
+            dl.reported_by = dl.reported_at = None
+        else:
+            dl.status, dl.status_by, dl.status_at = stored(tr.after), by, now
+        if tr.after in CLOSED or tr.after == OPEN:
+            s.execute(delete(ContactSnooze).where(ContactSnooze.deadline_id == deadline_id))
+        status_by = by
+    return ActionResult(tr, reporter, status_by, dl.consortium_id)
 
 
-def reject_report(s: Session, deadline_id: int) -> Deadline | None:
-    dl = s.get(Deadline, deadline_id, with_for_update=True)
-    if dl is not None:
-        dl.reported_by = dl.reported_at = None
-    return dl
+def snooze(s: Session, deadline_id: int, chat_id: int, until: datetime) -> bool:
+    """One contact's snooze of one open deadline (other contacts' schedules do not move)."""
+    dl = s.get(Deadline, deadline_id)
+    if dl is None or dl.status is not None:
+        return False
+    row = s.scalar(select(ContactSnooze).where(ContactSnooze.deadline_id == deadline_id,
+                                               ContactSnooze.chat_id == chat_id))
+    if row is None:
+        s.add(ContactSnooze(deadline_id=deadline_id, chat_id=chat_id, until=until))
+    else:
+        row.until = until
+    return True
 
 
-def snooze(s: Session, deadline_id: int, until: datetime) -> Deadline | None:
-    dl = s.get(Deadline, deadline_id, with_for_update=True)
-    if dl is not None and dl.status is None:
-        dl.snoozed_until = until
-    return dl
+def snoozes(s: Session, deadline_ids: Sequence[int] | None = None) -> dict[tuple[int, int], datetime]:
+    """(deadline, chat) → snoozed until, for the given deadlines (None: all)."""
+    q = select(ContactSnooze.deadline_id, ContactSnooze.chat_id, ContactSnooze.until)
+    out: dict[tuple[int, int], datetime] = {}
+    if deadline_ids is None:
+        chunks: Iterable[Any] = [None]
+    else:
+        chunks = _chunks(list(deadline_ids), 900)
+    for chunk in chunks:
+        qq = q if chunk is None else q.where(ContactSnooze.deadline_id.in_(chunk))
+        for d, chat, until in s.execute(qq):
+            out[(d, chat)] = until
+    return out
+
+
+# -- officer notices (copies of one notification to every officer) --------------------------
+
+def record_notice(s: Session, deadline_id: int, chat_id: int, message_id: int, kind: str, now: datetime) -> None:
+    s.add(OfficerNotice(deadline_id=deadline_id, chat_id=chat_id, message_id=message_id, kind=kind, created_at=now))
+
+
+def take_notices(s: Session, deadline_id: int) -> list[tuple[int, int]]:
+    """(chat, message) of the officers' copies about a deadline, forgotten once returned (each is
+    edited once, after the action that settles it)."""
+    rows = list(s.execute(select(OfficerNotice.id, OfficerNotice.chat_id, OfficerNotice.message_id)
+                          .where(OfficerNotice.deadline_id == deadline_id)))
+    if rows:
+        s.execute(delete(OfficerNotice).where(OfficerNotice.id.in_([r[0] for r in rows])))
+    return [(r[1], r[2]) for r in rows]
+
+
+def contacts_of(s: Session, consortium_id: int) -> list[int]:
+    return list(s.scalars(select(Contact.chat_id).where(Contact.consortium_id == consortium_id,
+                                                        Contact.unreachable.is_(False)).order_by(Contact.chat_id)))
 
 
 class DeadlineRow(NamedTuple):  # a NamedTuple: tens of thousands are built per sweep
@@ -196,11 +376,13 @@ class DeadlineRow(NamedTuple):  # a NamedTuple: tens of thousands are built per 
     clause: str
     status: str | None
     reported_by: int | None
-    snoozed_until: datetime | None
+    basis: str
+    status_by: int | None
 
 
 _ROW_COLS = (Deadline.id, Deadline.consortium_id, Consortium.name, Deadline.kind, Deadline.rule_key, Deadline.title,
-             Deadline.due_on, Deadline.clause, Deadline.status, Deadline.reported_by, Deadline.snoozed_until)
+             Deadline.due_on, Deadline.clause, Deadline.status, Deadline.reported_by, Deadline.basis,
+             Deadline.status_by)
 
 
 def _rows(s: Session, *where: Any, order: Any = None, limit: int | None = None) -> list[DeadlineRow]:
@@ -236,6 +418,13 @@ def deadlines_of(s: Session, consortium_ids: Iterable[int]) -> list[DeadlineRow]
 def deadline_row(s: Session, deadline_id: int) -> DeadlineRow | None:
     rows = _rows(s, Deadline.id == deadline_id)
     return rows[0] if rows else None
+
+
+def history_rows(s: Session, consortium_id: int | None = None) -> list[DeadlineRow]:
+    where = [Deadline.status == HISTORY]
+    if consortium_id is not None:
+        where.append(Deadline.consortium_id == consortium_id)
+    return _rows(s, *where)
 
 
 def all_deadline_rows(s: Session) -> list[DeadlineRow]:
