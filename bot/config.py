@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     officer_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     reminder_send_hour: int = Field(default=9, ge=0, le=23)
+    reminder_send_window_hours: float = Field(default=6.0, gt=0, le=24)  # reminders go out only in this window
     reminder_days_before: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
     overdue_daily_days: int = Field(default=7, ge=0, le=365)
     digest_weekday: int = Field(default=0, ge=0, le=6)  # Monday
