@@ -184,6 +184,7 @@ def build_application(app: App) -> Application:
         if app.has_service("qa"):  # load the model, open (or build) the index, load the tokenizer's
             qa = await asyncio.to_thread(app.service, "qa")  # dictionary: all before the first question
             await asyncio.to_thread(qa.answer, "牵头单位应具备哪些条件？")
+        await set_commands(application.bot, app)
         if application.job_queue is not None and _reminders_available():
             application.job_queue.run_repeating(_reminder_job, interval=settings.reminder_tick_seconds, first=5,
                                                 name="reminders")
@@ -203,6 +204,44 @@ def build_application(app: App) -> Application:
     application.add_handler(TypeHandler(Update, frontend.on_update))
     application.add_error_handler(on_error)
     return application
+
+
+def command_menus(app: App) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Telegram's "/" menu per audience and language: everyone, officers, admins → lang → (command, text)."""
+    from bot.core import ADMIN, APPLICANT, OFFICER
+
+    audiences = {"everyone": {APPLICANT}, "officer": {APPLICANT, OFFICER}, "admin": {APPLICANT, OFFICER, ADMIN}}
+    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for name, roles in audiences.items():
+        out[name] = {}
+        for lang in ("zh", "en"):
+            items = []
+            for cmd in app.router.commands_for(roles):
+                assert cmd.help_key
+                items.append((cmd.name, t(cmd.help_key, lang)[:256] or cmd.name))
+            out[name][lang] = items
+    return out
+
+
+async def set_commands(bot: Any, app: App) -> None:
+    """setMyCommands for everyone, for each officer's chat and each admin's chat (zh by default, en for
+    English clients). A chat that cannot be set (never talked to the bot) is skipped; start goes on."""
+    from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+    menus = command_menus(app)
+    admins = set(app.settings.admin_chat_ids)
+    targets: list[tuple[Any, str]] = [(BotCommandScopeDefault(), "everyone")]
+    with contextlib.suppress(Exception):
+        for chat in await asyncio.to_thread(app.officer_chat_ids):
+            targets.append((BotCommandScopeChat(chat), "admin" if chat in admins else "officer"))
+    for scope, audience in targets:
+        for lang, code in (("zh", None), ("en", "en")):
+            commands = [BotCommand(name, text) for name, text in menus[audience][lang]]
+            try:
+                await bot.set_my_commands(commands, scope=scope, language_code=code)
+            except TelegramError as exc:
+                log.info("could not set the command menu for %s: %s", scope, exc)
+                break
 
 
 def _reminders_available() -> bool:

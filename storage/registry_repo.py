@@ -245,6 +245,29 @@ def find_consortia(s: Session, text: str, limit: int = 10) -> list[Consortium]:
                           .order_by(Consortium.name).limit(limit)))
 
 
+def list_consortia(s: Session, word: str = "") -> list[tuple[int, str, str, date]]:
+    """(id, name, lead unit, end of term) of every consortium, by name; with ``word``, those whose
+    name, lead unit or industry field contains it (case-insensitive)."""
+    q = select(Consortium.id, Consortium.name, Consortium.lead_unit, Consortium.ends_on)
+    word = word.strip().replace("%", "").replace("_", "")
+    if word:
+        like = f"%{word.lower()}%"
+        q = q.where(or_(func.lower(Consortium.name).like(like), func.lower(Consortium.lead_unit).like(like),
+                        func.lower(Consortium.industry_field).like(like)))
+    return [(int(i), n, lu, e) for i, n, lu, e in s.execute(q.order_by(Consortium.name))]
+
+
+def open_counts(s: Session, consortium_ids: Sequence[int], today: date) -> dict[int, tuple[int, int]]:
+    """consortium id → (overdue, open) deadline counts."""
+    out: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks(list(consortium_ids), 900):
+        q = (select(Deadline.consortium_id, func.sum(case((Deadline.due_on < today, 1), else_=0)), func.count())
+             .where(Deadline.consortium_id.in_(chunk), Deadline.status.is_(None)).group_by(Deadline.consortium_id))
+        for cid, late, n in s.execute(q):
+            out[int(cid)] = (int(late or 0), int(n))
+    return out
+
+
 def all_consortia(s: Session) -> list[Consortium]:
     return list(s.scalars(select(Consortium).order_by(Consortium.name)
                           .options(selectinload(Consortium.contacts), selectinload(Consortium.deadlines))))

@@ -66,3 +66,10 @@ async def test_upload_report_and_confirm_over_telegram(tg_app: App, api: FakeBot
         assert "没有编号为 #99999 的截止日期" in (await reply_to(api, OFFICER, 2))["text"]
         api.send_text(STRANGER, "/due")
         assert "仅限省科技厅工作人员" in (await reply_to(api, STRANGER, 1))["text"]
+    # the "/" menu was set at start: everyone's commands, and the officers' in the officer's chat
+    menus = {(str((c.params.get("scope") or {}).get("type")), (c.params.get("scope") or {}).get("chat_id"),
+              c.params.get("language_code")): [x["command"] for x in c.params["commands"]]
+             for c in api.calls_of("setMyCommands")}
+    assert "due" not in menus[("default", None, None)] and "help" in menus[("default", None, None)]
+    assert {"due", "consortia", "reopen", "help"} <= set(menus[("chat", OFFICER, None)])
+    assert "grant" not in menus[("chat", OFFICER, None)] and ("chat", OFFICER, "en") in menus

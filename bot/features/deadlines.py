@@ -54,13 +54,18 @@ def _pages(lines: Sequence[str]) -> list[list[str]]:
 
 
 def _paged(ctx: Ctx, title: str, lines: Sequence[str], view: str, page: int, *, edit: bool = False,
-           extra: list[list[Button]] | None = None) -> Reply:
+           extra: list[list[Button]] | None = None, line_buttons: dict[str, Button] | None = None,
+           per_row: int = 3) -> Reply:
+    """A page of ``lines`` with ◀ ▶; ``line_buttons`` maps a line to its button, shown with its page."""
     if not lines:
         return Reply(f"{title}\n{ctx.t('deadlines.none')}", edit=edit)
     pages = _pages(lines)
     page = max(0, min(page, len(pages) - 1))
     text = title + "\n" + "\n".join(pages[page])
     buttons: list[list[Button]] = list(extra or [])
+    if line_buttons:
+        mine = [line_buttons[ln] for ln in pages[page] if ln in line_buttons]
+        buttons.extend(mine[i:i + per_row] for i in range(0, len(mine), per_row))
     if len(pages) > 1:
         text += "\n\n" + ctx.t("deadlines.page", page=page + 1, pages=len(pages))
         nav = []
@@ -81,17 +86,22 @@ def _view(ctx: Ctx, view: str, page: int, edit: bool = False) -> Reply | None:
         with ctx.app.db.session() as s:
             rows = rr.due_between(s, today, today + timedelta(days=days))
         lines = [deadline_line(r, today, ctx.lang) for r in rows]
-        return _paged(ctx, ctx.t("deadlines.due_title", days=days, n=len(rows)), lines, view, page, edit=edit)
+        return _paged(ctx, ctx.t("deadlines.due_title", days=days, n=len(rows)), lines, view, page, edit=edit,
+                      line_buttons=_confirm_buttons(ctx, rows, lines))
     if view == "ovd":
         with ctx.app.db.session() as s:
             rows = rr.overdue(s, today)
             pending = rr.reported_pending(s)
         lines = [deadline_line(r, today, ctx.lang) for r in rows]
+        buttons = _confirm_buttons(ctx, rows, lines)
         if pending:
             lines.append("")
             lines.append(ctx.t("deadlines.pending_title", n=len(pending)))
-            lines.extend(deadline_line(r, today, ctx.lang) for r in pending)
-        return _paged(ctx, ctx.t("deadlines.overdue_title", n=len(rows)), lines, view, page, edit=edit)
+            pending_lines = [deadline_line(r, today, ctx.lang) + " " for r in pending]  # distinct from above
+            lines.extend(pending_lines)
+            buttons.update(_confirm_buttons(ctx, pending, pending_lines))
+        return _paged(ctx, ctx.t("deadlines.overdue_title", n=len(rows)), lines, view, page, edit=edit,
+                      line_buttons=buttons)
     m = re.fullmatch(r"c(\d{1,12})", view)
     if m:
         with ctx.app.db.session() as s:
@@ -103,17 +113,71 @@ def _view(ctx: Ctx, view: str, page: int, edit: bool = False) -> Reply | None:
             card = _card(ctx, s, c)
             rows = rr.deadlines_of(s, [c.id])
         lines = [deadline_line(r, today, ctx.lang, with_name=False) for r in rows]
-        history = [r for r in rows if r.status == rules.HISTORY]
-        extra: list[list[Button]] = []
-        if history:
+        buttons = {}
+        for r, ln in zip(rows, lines, strict=True):
+            if r.status == rules.HISTORY:
+                buttons[ln] = Button(ctx.t("deadlines.btn_reopen", id=r.id), f"dl:ro:{r.id}")
+            elif r.status is None:
+                buttons[ln] = Button(ctx.t("deadlines.btn_list_confirm", id=r.id), f"dl:ls:{r.id}")
+        if any(r.status == rules.HISTORY for r in rows):
             lines.append("")
             lines.append(ctx.t("deadlines.history_title"))
-            extra = [[Button(ctx.t("deadlines.btn_reopen", id=r.id), f"dl:ro:{r.id}") for r in history[i:i + 3]]
-                     for i in range(0, min(len(history), 9), 3)]
-        return _paged(ctx, card, lines, view, page, edit=edit, extra=extra)
+        return _paged(ctx, card, lines, view, page, edit=edit, line_buttons=buttons)
     if view == "my":
         return _my(ctx, page, edit)
+    if view == "cs":
+        return _consortia_view(ctx, page, edit)
     return None
+
+
+def _confirm_buttons(ctx: Ctx, rows: Sequence[rr.DeadlineRow], lines: Sequence[str]) -> dict[str, Button]:
+    """A 「✅ #id」 button (mark submitted, the list stays) for each listed deadline."""
+    return {ln: Button(ctx.t("deadlines.btn_list_confirm", id=r.id), f"dl:ls:{r.id}")
+            for r, ln in zip(rows, lines, strict=True)}
+
+
+CONSORTIA_PAGE = 10
+
+
+def _consortia_view(ctx: Ctx, page: int, edit: bool = False) -> Reply:
+    """/consortia [word]: every consortium (or those whose name, lead unit or field has the word), paged,
+    with a button to open each."""
+    state = ctx.get_state("dl_cs") or {}
+    word = str(state.get("q") or "")
+    today = _today(ctx)
+    with ctx.app.db.session() as s:
+        found = rr.list_consortia(s, word)
+        counts = rr.open_counts(s, [c[0] for c in found], today)
+    title = ctx.t("deadlines.consortia_title", n=len(found)) if not word else \
+        ctx.t("deadlines.consortia_search_title", n=len(found), word=esc(word))
+    if not found:
+        return Reply(f"{title}\n{ctx.t('deadlines.none')}", edit=edit)
+    pages = max(1, -(-len(found) // CONSORTIA_PAGE))
+    page = max(0, min(page, pages - 1))
+    chunk = found[page * CONSORTIA_PAGE:(page + 1) * CONSORTIA_PAGE]
+    lines = []
+    for i, (cid, name, lead, ends) in enumerate(chunk, start=page * CONSORTIA_PAGE + 1):
+        overdue_n, open_n = counts.get(cid, (0, 0))
+        lines.append(ctx.t("deadlines.consortia_line", i=i, name=esc(name), lead=esc(lead), ends=ends.isoformat(),
+                           open=open_n, overdue=overdue_n))
+    text = title + "\n" + "\n".join(lines)
+    buttons = [[Button(f"{i}. {name[:20]}", f"dl:open:{cid}") for i, (cid, name, _, _) in
+                list(enumerate(chunk, start=page * CONSORTIA_PAGE + 1))[j:j + 2]] for j in range(0, len(chunk), 2)]
+    if pages > 1:
+        text += "\n\n" + ctx.t("deadlines.page", page=page + 1, pages=pages)
+        nav = []
+        if page > 0:
+            nav.append(Button(ctx.t("deadlines.btn_prev"), f"dl:pg:cs:{page - 1}"))
+        if page + 1 < pages:
+            nav.append(Button(ctx.t("deadlines.btn_next"), f"dl:pg:cs:{page + 1}"))
+        buttons.append(nav)
+    return Reply(text, buttons=buttons, edit=edit)
+
+
+def consortia(ctx: Ctx) -> Reply:
+    word = ctx.args.strip()[:50]
+    ctx.set_state("dl_cs", {"q": word} if word else None)
+    return _consortia_view(ctx, 0)
 
 
 def _card(ctx: Ctx, s: Session, c: object) -> str:
@@ -383,7 +447,8 @@ def _may_touch(ctx: Ctx, s: Session, consortium_id: int) -> bool:
 
 
 _OFFICER_BUTTONS = {"sub": rules.CONFIRM, "ok": rules.CONFIRM, "wv": rules.WAIVE, "no": rules.RETURN,
-                    "ro": rules.REOPEN}
+                    "ro": rules.REOPEN, "ls": rules.CONFIRM}
+_LIST_BUTTONS = ("ro", "ls")  # pressed under a list: the list stays, the result comes as a new message
 
 
 def button(ctx: Ctx) -> Outcome:
@@ -413,7 +478,7 @@ def button(ctx: Ctx) -> Outcome:
         if not ctx.has_role(OFFICER):
             ctx.app.audit(ctx.user.id, "button", data, False, ctx.now, result="refused")
             return Outcome(toast=refusal(ctx, {OFFICER})[:190])
-        out = act(ctx, deadline_id, _OFFICER_BUTTONS[action], edit=True)
+        out = act(ctx, deadline_id, _OFFICER_BUTTONS[action], edit=action not in _LIST_BUTTONS)
         ctx.app.audit(ctx.user.id, "button", data, ctx.result != "refused", ctx.now, result=ctx.result)
         return out
     handlers = {"rep": _report, "snz": _snooze, "ics": _ics}
@@ -496,7 +561,14 @@ def _ics(ctx: Ctx, deadline_id: int) -> Outcome:
 
 
 def _consortia_button(ctx: Ctx, parts: list[str]) -> Outcome:
-    return Outcome(toast=ctx.t("core.stale_button"))
+    """dl:open:<consortium id>: the consortium's card, as /consortium shows it."""
+    if not ctx.has_role(OFFICER):
+        return Outcome(toast=refusal(ctx, {OFFICER})[:190])
+    cid = _parse_id(ctx, parts[2]) if len(parts) == 3 else None
+    reply = _view(ctx, f"c{cid}", 0) if cid is not None else None
+    if reply is None:
+        return Outcome(toast=ctx.t("deadlines.consortium_gone")[:190])
+    return Outcome([reply])
 
 
 def record_notice(app: App, chat_id: int, message_id: int, reply: Reply) -> None:
@@ -555,6 +627,7 @@ def register(app: App) -> None:
     officer = {OFFICER}
     r.command("due", due, roles=officer, help_key="deadlines.cmd_due")
     r.command("overdue", overdue, roles=officer, help_key="deadlines.cmd_overdue")
+    r.command("consortia", consortia, roles=officer, help_key="deadlines.cmd_consortia")
     r.command("consortium", consortium, roles=officer, help_key="deadlines.cmd_consortium")
     r.command("adddeadline", add_deadline, roles=officer, help_key="deadlines.cmd_adddeadline")
     r.command("submitted", _status_command(rules.CONFIRM), roles=officer, help_key="deadlines.cmd_submitted")
