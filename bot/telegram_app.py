@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 APP_KEY = "consortium_app"
+REMINDER_BOT_KEY = "reminder_bot"
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -186,8 +187,21 @@ def build_application(app: App) -> Application:
             await asyncio.to_thread(qa.answer, "牵头单位应具备哪些条件？")
         await set_commands(application.bot, app)
         if application.job_queue is not None and _reminders_available():
+            # reminders go through a Bot without the rate limiter's own retries: one retry policy
+            # (bot/reminders.py) for the bot and the CLI
+            from bot.notify import make_bot
+
+            plain = make_bot(settings)
+            await plain.initialize()
+            application.bot_data[REMINDER_BOT_KEY] = plain
             application.job_queue.run_repeating(_reminder_job, interval=settings.reminder_tick_seconds, first=5,
                                                 name="reminders")
+
+    async def post_shutdown(application: Application) -> None:
+        plain = application.bot_data.pop(REMINDER_BOT_KEY, None)
+        if plain is not None:
+            with contextlib.suppress(Exception):
+                await plain.shutdown()
 
     application = (
         ApplicationBuilder()
@@ -198,6 +212,7 @@ def build_application(app: App) -> Application:
         .concurrent_updates(True)
         .connection_pool_size(32)
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data[APP_KEY] = app
@@ -257,7 +272,8 @@ async def _reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
     app: App = context.application.bot_data[APP_KEY]
     try:
-        await reminders.reminder_tick(app, TelegramNotifier(context.bot), utcnow())
+        bot = context.application.bot_data.get(REMINDER_BOT_KEY) or context.bot
+        await reminders.reminder_tick(app, TelegramNotifier(bot), utcnow())
     except Exception:  # the loop must survive a failing tick
         log.exception("reminder tick failed")
 

@@ -111,13 +111,14 @@ class ReminderSend(Base):
     deadline_id: Mapped[int] = mapped_column(Integer)
     recipient: Mapped[int] = mapped_column(BigInteger)
     stage: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # claimed | sent | retry | failed | forbidden
+    status: Mapped[str] = mapped_column(String(16))  # claimed | sent | retry | failed (given up) | forbidden
     claim_token: Mapped[str] = mapped_column(String(32))
     claimed_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)  # wall clock: the owner is alive until then
     first_failed_at: Mapped[datetime | None] = mapped_column(nullable=True)  # for REMINDER_GIVE_UP_HOURS
+    reported_at: Mapped[datetime | None] = mapped_column(nullable=True)  # a given-up message told to the officers
     error: Mapped[str] = mapped_column(Text, default="")
 
 

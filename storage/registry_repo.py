@@ -500,24 +500,29 @@ def mark_unreachable(s: Session, chat_id: int, now: datetime) -> list[str]:
 
 # -- the send ledger ------------------------------------------------------------------------
 
+def _takeover(now: datetime, wall: datetime, lease_cutoff: datetime) -> Any:
+    """A ledger row another pass may take over: a claim whose owner's lease ran out on the wall clock
+    (rows from before leases: claimed more than a lease before ``now``), or a retry that is due at
+    ``now``. A live owner renews its lease while its claims are queued, so it is never taken over."""
+    return or_(
+        and_(ReminderSend.status == CLAIMED, ReminderSend.lease_until.is_not(None), ReminderSend.lease_until < wall),
+        and_(ReminderSend.status == CLAIMED, ReminderSend.lease_until.is_(None), ReminderSend.claimed_at <= lease_cutoff),
+        and_(ReminderSend.status == RETRY, ReminderSend.claimed_at <= now),
+    )
+
+
 def ledger_keys(
-    s: Session, deadline_ids: Sequence[int] | None, stages: Sequence[str], *, now: datetime,
-    lease_cutoff: datetime, max_attempts: int, due_by: date | None = None,
+    s: Session, deadline_ids: Sequence[int] | None, stages: Sequence[str], *, now: datetime, wall: datetime,
+    lease_cutoff: datetime, due_by: date | None = None,
 ) -> dict[tuple[int, int, str], bool]:
     """(deadline, recipient, stage) → may this row be taken over now, for the ledger rows with one of
     ``stages``: for the given deadlines, or (``deadline_ids`` None) every open deadline due by ``due_by``
-    (one join instead of a long IN list). Take-over: a claim whose lease expired, or a retry that is
-    due, with attempts left — decided in SQL so no timestamps are converted in Python."""
+    (one join instead of a long IN list). Decided in SQL (see :func:`_takeover`)."""
     out: dict[tuple[int, int, str], bool] = {}
     if not stages:
         return out
-    takeover = and_(
-        ReminderSend.attempts < max_attempts,
-        or_(and_(ReminderSend.status == CLAIMED, ReminderSend.claimed_at <= lease_cutoff),
-            and_(ReminderSend.status == RETRY, ReminderSend.claimed_at <= now)),
-    )
     cols = (ReminderSend.deadline_id, ReminderSend.recipient, ReminderSend.stage,
-            case((takeover, True), else_=False))
+            case((_takeover(now, wall, lease_cutoff), True), else_=False))
     stage_list = list(stages)
     if deadline_ids is None:
         q = (select(*cols).join(Deadline, Deadline.id == ReminderSend.deadline_id)
@@ -538,15 +543,16 @@ def ledger_keys(
 _LEDGER: Table = ReminderSend.__table__  # type: ignore[assignment]
 _MINE = (_LEDGER.c.id == bindparam("lid")) & (_LEDGER.c.claim_token == bindparam("tok"))
 _MARK_SENT = update(_LEDGER).where(_MINE).values(status=bindparam("st"), error=bindparam("err"), sent_at=bindparam("at"))
-_MARK_RETRY = update(_LEDGER).where(_MINE).values(status=bindparam("st"), error=bindparam("err"),
-                                                  claimed_at=bindparam("at"))
 _MARK_OTHER = update(_LEDGER).where(_MINE).values(status=bindparam("st"), error=bindparam("err"))
 
 
-def claim_new(s: Session, keys: Sequence[tuple[int, int, str]], token: str, now: datetime) -> list[tuple[int, int, str, int]]:
+def claim_new(s: Session, keys: Sequence[tuple[int, int, str]], token: str, now: datetime,
+              lease_until: datetime | None = None) -> list[tuple[int, int, str, int]]:
     """Insert claims; rows another process already holds are skipped (insert … on conflict do nothing).
 
-    Returns (deadline, recipient, stage, ledger id) of the claims this call won.
+    ``now`` is the pass's time, ``lease_until`` the wall-clock time until which the claim is this
+    process's (renewed by :func:`renew`). Returns (deadline, recipient, stage, ledger id) of the
+    claims this call won.
     """
     if not keys:
         return []
@@ -563,41 +569,102 @@ def claim_new(s: Session, keys: Sequence[tuple[int, int, str]], token: str, now:
     conn = s.connection()
     for chunk in _chunks(list(keys), 2000):
         params = [{"deadline_id": d, "recipient": r, "stage": st, "status": CLAIMED, "claim_token": token,
-                   "claimed_at": now, "attempts": 1, "error": ""} for d, r, st in chunk]
+                   "claimed_at": now, "lease_until": lease_until, "attempts": 0, "error": ""} for d, r, st in chunk]
         # executemany with RETURNING: SQLAlchemy batches it as "insertmanyvalues" (compiled once)
         won.extend((d, r, st, i) for d, r, st, i in conn.execute(stmt, params))
     return won
 
 
-def reclaim(s: Session, key: tuple[int, int, str], token: str, now: datetime, lease_cutoff: datetime,
-            max_attempts: int) -> int | None:
-    """Take over a claim whose lease expired (or a retry that is due); returns its id if this call won."""
+def reclaim(s: Session, key: tuple[int, int, str], token: str, now: datetime, *, wall: datetime,
+            lease_cutoff: datetime, lease_until: datetime) -> int | None:
+    """Take over a claim whose owner is gone (or a retry that is due); returns its id if this call won."""
     d, r, st = key
-    stale = and_(ReminderSend.status.in_((CLAIMED, RETRY)), ReminderSend.claimed_at <= lease_cutoff)
-    due_retry = and_(ReminderSend.status == RETRY, ReminderSend.claimed_at <= now)
     row = s.execute(
         update(ReminderSend)
         .where(ReminderSend.deadline_id == d, ReminderSend.recipient == r, ReminderSend.stage == st,
-               ReminderSend.attempts < max_attempts, or_(stale, due_retry))
-        .values(status=CLAIMED, claim_token=token, claimed_at=now, attempts=ReminderSend.attempts + 1)
+               _takeover(now, wall, lease_cutoff))
+        .values(status=CLAIMED, claim_token=token, claimed_at=now, lease_until=lease_until)
         .returning(ReminderSend.id)
     ).first()
     return int(row[0]) if row else None
 
 
-def mark(s: Session, ledger_id: int, token: str, status: str, now: datetime, error: str = "",
-         retry_at: datetime | None = None) -> bool:
+def renew(s: Session, token: str, lease_until: datetime) -> int:
+    """Extend the lease of every claim this process still holds (one statement)."""
+    res = s.execute(update(ReminderSend).where(ReminderSend.claim_token == token, ReminderSend.status == CLAIMED)
+                    .values(lease_until=lease_until))
+    return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def mark(s: Session, ledger_id: int, token: str, status: str, now: datetime, error: str = "") -> bool:
     """Record the result of a send for a claim this process still holds (prebuilt Core statements:
     this runs once per message)."""
     params: dict[str, Any] = {"lid": ledger_id, "tok": token, "st": status, "err": error[:1000]}
     if status == SENT:
         stmt, params["at"] = _MARK_SENT, now
-    elif status == RETRY and retry_at is not None:
-        stmt, params["at"] = _MARK_RETRY, retry_at  # a retry row becomes claimable again at this time
     else:
         stmt = _MARK_OTHER
     res = s.connection().execute(stmt, params)
     return bool(res.rowcount)
+
+
+def mark_retry(s: Session, ledger_id: int, token: str, *, retry_at: datetime, error: str, counted: bool,
+               now: datetime) -> bool:
+    """Release a claim to be tried again at ``retry_at`` (pass time). A counted failure (not flood
+    control) adds an attempt and starts the give-up clock."""
+    values: dict[str, Any] = {"status": RETRY, "claimed_at": retry_at, "error": error[:1000], "lease_until": None}
+    if counted:
+        values["attempts"] = ReminderSend.attempts + 1
+        values["first_failed_at"] = func.coalesce(ReminderSend.first_failed_at, now)
+    res = s.execute(update(ReminderSend).where(ReminderSend.id == ledger_id, ReminderSend.claim_token == token)
+                    .values(**values))
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def failure_state(s: Session, ledger_id: int) -> tuple[int, datetime | None]:
+    """(attempts failed so far, when the first failure was) of a ledger row."""
+    row = s.execute(select(ReminderSend.attempts, ReminderSend.first_failed_at).where(ReminderSend.id == ledger_id)).first()
+    return (int(row[0]), row[1]) if row else (0, None)
+
+
+class Undelivered(NamedTuple):
+    id: int
+    deadline_id: int
+    recipient: int
+    stage: str
+    error: str
+    consortium: str | None
+    kind: str | None
+    rule_key: str | None
+    title: str | None
+    at: datetime
+
+
+def _undelivered_query() -> Any:
+    return (select(ReminderSend.id, ReminderSend.deadline_id, ReminderSend.recipient, ReminderSend.stage,
+                   ReminderSend.error, Consortium.name, Deadline.kind, Deadline.rule_key, Deadline.title,
+                   ReminderSend.claimed_at)
+            .outerjoin(Deadline, Deadline.id == ReminderSend.deadline_id)
+            .outerjoin(Consortium, Consortium.id == Deadline.consortium_id)
+            .where(ReminderSend.status == FAILED))
+
+
+def take_unreported_failures(s: Session, now: datetime) -> list[Undelivered]:
+    """Given-up messages not yet told to the officers, marked told in one statement (two passes at
+    once: each row goes to exactly one of them)."""
+    ids = [int(r[0]) for r in s.execute(
+        update(ReminderSend).where(ReminderSend.status == FAILED, ReminderSend.reported_at.is_(None))
+        .values(reported_at=now).returning(ReminderSend.id))]
+    rows: list[Undelivered] = []
+    for chunk in _chunks(sorted(ids), 900):
+        rows.extend(Undelivered._make(r) for r in s.execute(
+            _undelivered_query().where(ReminderSend.id.in_(chunk)).order_by(ReminderSend.id)))
+    return rows
+
+
+def undelivered(s: Session, limit: int = 50) -> list[Undelivered]:
+    """Given-up messages, newest first (/undelivered)."""
+    return [Undelivered._make(r) for r in s.execute(_undelivered_query().order_by(ReminderSend.id.desc()).limit(limit))]
 
 
 def ledger_rows(s: Session) -> list[ReminderSend]:

@@ -25,6 +25,7 @@ def upgrade() -> None:
     with op.batch_alter_table('reminder_sends', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lease_until', storage.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('first_failed_at', storage.base.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('reported_at', storage.base.UTCDateTime(timezone=True), nullable=True))
     # custom deadlines cited 8.3 by mistake: they have no clause of the scheme
     op.execute("UPDATE deadlines SET clause = '' WHERE kind = 'custom'")
     op.create_table('deadline_snoozes',
@@ -59,6 +60,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_deadline_snoozes_deadline_id'))
     op.drop_table('deadline_snoozes')
     with op.batch_alter_table('reminder_sends', schema=None) as batch_op:
+        batch_op.drop_column('reported_at')
         batch_op.drop_column('first_failed_at')
         batch_op.drop_column('lease_until')
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
