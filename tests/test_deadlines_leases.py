@@ -104,3 +104,52 @@ async def test_a_held_claim_is_renewed_while_its_chat_waits(tmp_path: Path) -> N
     with db.session() as s:
         assert all(r.attempts == 0 for r in rr.ledger_rows(s))  # a 429 is never a failed attempt
     db.dispose()
+
+
+class Down:
+    """A chat whose requests fail (500 / cut connection) for a while; others get through."""
+
+    def __init__(self, bad: set[int], permanent: set[int] | None = None) -> None:
+        self.bad, self.permanent = bad, permanent or set()
+        self.sent: list[int] = []
+
+    async def send(self, chat_id: int, reply: Reply) -> SendOutcome:
+        if chat_id in self.permanent:
+            return SendOutcome(SendStatus.ERROR, error="Bad Request: message is too long")
+        if chat_id in self.bad:
+            return SendOutcome(SendStatus.RETRY, error="Internal Server Error (500)")
+        self.sent.append(chat_id)
+        return SendOutcome(SendStatus.OK, message_id=len(self.sent))
+
+
+async def test_errors_back_off_then_are_given_up_and_reported_once(tmp_path: Path) -> None:
+    from bot.app import build_app
+    from bot.core import Incoming
+
+    settings = make_settings(tmp_path, officer_chat_ids=[901], reminder_give_up_hours=48)
+    app = build_app(settings)
+    db = app.db
+    seed(db, record("甲联合体", date(2026, 3, 1), date(2029, 6, 30), (1001, 1002)),
+         record("乙联合体", date(2026, 3, 1), date(2029, 6, 30), (1003,)))
+    net = Down({1001}, permanent={1003})
+    first = await run_once(db, settings, net, NOW, officers=[901], send_rate=0)
+    assert first.retry_later == 1 and first.failed == 1 and net.sent.count(1002) == 1
+    # the permanent failure is reported at once, in one grouped alert
+    alerts = [c for c in net.sent if c == 901]
+    assert alerts == [901] and first.given_up_reported == 1
+    # 1001 keeps failing: retried with a growing backoff for 48 hours, then given up and reported once
+    t, tries = NOW, 0
+    while t < NOW + timedelta(hours=50):
+        t += timedelta(minutes=30)
+        summary = await run_once(db, settings, net, t, officers=[901], send_rate=0)
+        tries += summary.retry_later
+        if summary.failed:
+            break
+    assert summary.failed == 1 and t >= NOW + timedelta(hours=48) and 6 <= tries <= 40
+    assert net.sent.count(901) == 2
+    again = await run_once(db, settings, net, t + timedelta(hours=1), officers=[901], send_rate=0)
+    assert again.given_up_reported == 0 and net.sent.count(901) == 2
+    out = app.handle(Incoming(chat_id=901, user_id=901, text="/undelivered"), t)
+    text = out.replies[0].text
+    assert "1001" in text and "1003" in text and "Internal Server Error" in text and "too long" in text
+    app.db.dispose()

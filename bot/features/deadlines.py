@@ -387,6 +387,18 @@ def digest(ctx: Ctx) -> Reply:
     return Reply(text)
 
 
+def undelivered(ctx: Ctx) -> Reply:
+    """/undelivered: reminders given up as undeliverable (who, what, why), newest first."""
+    from bot.reminders import undelivered_line
+
+    with ctx.app.db.session() as s:
+        rows = rr.undelivered(s, 30)
+    if not rows:
+        return Reply(ctx.t("deadlines.undelivered_title", n=0) + "\n" + ctx.t("deadlines.none"))
+    return Reply(ctx.t("deadlines.undelivered_title", n=len(rows)) + "\n"
+                 + "\n".join(undelivered_line(u, ctx.lang) for u in rows))
+
+
 def calendar(ctx: Ctx) -> Reply:
     name = ctx.args.strip()
     with ctx.app.db.session() as s:
@@ -635,6 +647,7 @@ def register(app: App) -> None:
     r.command("reopen", _status_command(rules.REOPEN), roles=officer, help_key="deadlines.cmd_reopen")
     r.command("digest", digest, roles=officer, help_key="deadlines.cmd_digest")
     r.command("calendar", calendar, roles=officer, help_key="deadlines.cmd_calendar")
+    r.command("undelivered", undelivered, roles=officer, help_key="deadlines.cmd_undelivered")
     r.command("mydeadlines", my_deadlines, help_key="deadlines.cmd_mydeadlines")
     r.callback("dl", button)
     r.menu_button("menu.deadlines", "mydeadlines")
