@@ -86,13 +86,101 @@ def run(label: str, url: str, n: int) -> None:
     db.dispose()
 
 
+def responsiveness(n: int) -> None:
+    """An officer uploads n rows through the bot (the same path as Telegram: a worker thread) while
+    another user sends /whoami every 0.2 s; then the same rows with every end date moved."""
+    import threading
+
+    from bot.app import build_app
+    from bot.core import Document, Incoming
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'resp.sqlite3'}", officer_chat_ids=[901],
+                            data_dir=Path(tmp), embedding_backend="hashing", _env_file=None)  # type: ignore[call-arg]
+        app = build_app(settings)
+        for label, data in (("first import", registry_csv(n)),
+                            ("re-import, every end date moved", _moved(registry_csv(n)))):
+            latencies: list[float] = []
+            done = threading.Event()
+
+            def chatter(done: threading.Event = done, latencies: list[float] = latencies) -> None:
+                while not done.is_set():
+                    t0 = time.perf_counter()
+                    app.handle(Incoming(chat_id=5555, user_id=5555, text="/whoami"), IMPORT_AT)
+                    latencies.append(time.perf_counter() - t0)
+                    time.sleep(0.2)
+
+            th = threading.Thread(target=chatter)
+            th.start()
+            t0 = time.perf_counter()
+            out = app.handle(Incoming(chat_id=901, user_id=901, kind="document",
+                                      document=Document("registry.csv", data)), IMPORT_AT)
+            took = time.perf_counter() - t0
+            done.set()
+            th.join()
+            first_line = out.replies[0].text.splitlines()[0]
+            print(f"  {n} rows, {label}: {took:.1f} s ({first_line}); /whoami meanwhile: {len(latencies)} replies, "
+                  f"slowest {max(latencies):.2f} s")
+        app.db.dispose()
+
+
+def _moved(data: bytes) -> bytes:
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    for row in rows[1:]:
+        d = date.fromisoformat(row[6])
+        row[6] = date(d.year + 1, d.month, min(d.day, 28)).isoformat() if d.year < 2031 else row[6]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode()
+
+
+def xlsx_bomb() -> None:
+    """A workbook of a few MB that expands to millions of cells: refused how fast, with how much memory."""
+    import resource
+    import subprocess
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bomb.xlsx"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                        'package/2006/content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
+                        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+            with zf.open("xl/worksheets/sheet1.xml", "w") as fh:
+                fh.write(b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+                         b'2006/main"><sheetData>')
+                row = b'<row>' + b'<c t="inlineStr"><is><t>xxxxxxxxxx</t></is></c>' * 50 + b'</row>'
+                for _ in range(100_000):
+                    fh.write(row)
+                fh.write(b"</sheetData></worksheet>")
+        code = ("import sys,time,resource; sys.path.insert(0, %r)\n"
+                "from storage.registry_file import parse_registry, RegistryFileError\n"
+                "data=open(%r,'rb').read(); t=time.perf_counter()\n"
+                "try:\n    parse_registry(data, 'bomb.xlsx')\nexcept RegistryFileError as e:\n    print(e)\n"
+                "print(round(time.perf_counter()-t,3), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024)"
+                ) % (str(ROOT), str(path))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        lines = r.stdout.strip().splitlines()
+        size = path.stat().st_size // 1024
+        print(f"  XLSX bomb ({size} KB, 5,000,000 cells): {lines[0] if lines else r.stderr[-200:]}; "
+              f"{lines[-1].split()[0] if lines else '?'} s, peak {lines[-1].split()[1] if lines else '?'} MB "
+              f"(the whole process)")
+        _ = resource
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--pg", default=None, help="also run on this PostgreSQL database URL (scratch, must be empty)")
+    ap.add_argument("--big", type=int, default=10_000, help="rows of the responsiveness run (0: skip)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", args.n)
+    if args.big:
+        print(f"SQLite, the bot answering during a {args.big}-row upload:")
+        responsiveness(args.big)
+    print("Bounded reading:")
+    xlsx_bomb()
     if args.pg:
         run("PostgreSQL", args.pg, args.n)
 

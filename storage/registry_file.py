@@ -32,6 +32,7 @@ import csv
 import difflib
 import io
 import re
+import time
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -401,12 +402,19 @@ def _parse_deadlines(cell: str, err: Any) -> tuple[DeadlineState, ...] | None:
     return tuple(out)
 
 
-def import_registry(db: Database, data: bytes, filename: str, now: datetime, *, today: date | None = None,
-                    limits: Limits | None = None) -> tuple[ImportSummary | None, list[RowError]]:
-    """Parse and, when every row is valid, write all rows in one transaction.
+IMPORT_BATCH = 200  # consortia written per transaction
 
-    ``today`` is the local calendar day of the import (deadlines due before it are history for a
-    consortium imported for the first time); default: ``now``'s UTC date.
+
+def import_registry(db: Database, data: bytes, filename: str, now: datetime, *, today: date | None = None,
+                    limits: Limits | None = None, batch: int = IMPORT_BATCH) -> tuple[ImportSummary | None, list[RowError]]:
+    """Parse and validate the whole file; when every row is valid, write the rows.
+
+    Nothing is written unless every row is valid. The rows are then written in transactions of
+    ``batch`` consortia, so other work on the database (the bot answering, on SQLite one writer at
+    a time) goes on between them; a failure of the database itself half-way (a full disk) leaves
+    the batches before it, and importing the same file again completes it (an import is
+    idempotent). ``today`` is the local calendar day of the import (deadlines due before it are
+    history for a consortium imported for the first time); default: ``now``'s UTC date.
     """
     from storage import registry_repo
 
@@ -414,9 +422,18 @@ def import_registry(db: Database, data: bytes, filename: str, now: datetime, *, 
     result = parse_registry(data, filename, today=today, limits=limits)
     if result.errors:
         return None, result.errors
-    with db.session() as s:
-        summary = registry_repo.apply_records(s, result.records, now, today=today)
-    return summary, []
+    total = ImportSummary()
+    records = result.records
+    for i in range(0, len(records), max(1, batch)):
+        with db.session() as s:
+            part = registry_repo.apply_records(s, records[i:i + max(1, batch)], now, today=today)
+        total.created += part.created
+        total.updated += part.updated
+        total.unchanged += part.unchanged
+        total.history += part.history
+        total.done += part.done
+        time.sleep(0.02)  # let other threads waiting on the database take their turn (locks are not fair)
+    return total, []
 
 
 # -- export ----------------------------------------------------------------------------------
