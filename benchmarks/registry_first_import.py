@@ -153,12 +153,11 @@ def xlsx_bomb() -> None:
                 for _ in range(100_000):
                     fh.write(row)
                 fh.write(b"</sheetData></worksheet>")
-        code = ("import sys,time,resource; sys.path.insert(0, %r)\n"
+        code = (f"import sys,time,resource; sys.path.insert(0, {str(ROOT)!r})\n"
                 "from storage.registry_file import parse_registry, RegistryFileError\n"
-                "data=open(%r,'rb').read(); t=time.perf_counter()\n"
+                f"data=open({str(path)!r},'rb').read(); t=time.perf_counter()\n"
                 "try:\n    parse_registry(data, 'bomb.xlsx')\nexcept RegistryFileError as e:\n    print(e)\n"
-                "print(round(time.perf_counter()-t,3), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024)"
-                ) % (str(ROOT), str(path))
+                "print(round(time.perf_counter()-t,3), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss//1024)")
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
         lines = r.stdout.strip().splitlines()
         size = path.stat().st_size // 1024
