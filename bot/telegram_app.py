@@ -25,7 +25,7 @@ from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 APP_KEY = "consortium_app"
 REMINDER_BOT_KEY = "reminder_bot"
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
@@ -77,7 +77,7 @@ class TelegramFrontend:
         self.users: defaultdict[int, int] = defaultdict(int)  # updates holding or awaiting each lock
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        incoming = await to_incoming(update)
+        incoming = await to_incoming(update, self.app.settings.registry_max_bytes)
         if incoming is None:
             return
         chat = incoming.chat_id

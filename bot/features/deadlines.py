@@ -480,8 +480,11 @@ def button(ctx: Ctx) -> Outcome:
         return _consortia_button(ctx, parts)
     if action == "addh":
         if not ctx.has_role(OFFICER):
+            ctx.app.audit(ctx.user.id, "button", "dl:addh", False, ctx.now, result="refused")
             return Outcome(toast=refusal(ctx, {OFFICER})[:190])
-        return _add_history(ctx)
+        out = _add_history(ctx)
+        ctx.app.audit(ctx.user.id, "button", "dl:addh", True, ctx.now, result="done" if out.replies else "usage")
+        return out
     deadline_id = _parse_id(ctx, parts[2])
     if deadline_id is None or len(parts) != 3:
         return stale
@@ -604,10 +607,10 @@ def upload(ctx: Ctx) -> Reply | list[Reply]:
     doc = ctx.msg.document
     if doc is None or not doc.content:  # the adapter passes no content for files over its upload limit
         ctx.app.audit(ctx.user.id, "upload", doc.filename if doc else "", True, ctx.now, result="usage")
-        return Reply(ctx.t("deadlines.import_empty", limit=registry_file.MAX_BYTES // 1024 // 1024))
+        return Reply(ctx.t("deadlines.import_empty", limit=round(ctx.app.settings.registry_max_bytes / 1024 / 1024, 1)))
     try:
         summary, errors = registry_file.import_registry(ctx.app.db, doc.content, doc.filename, ctx.now,
-                                                        today=_today(ctx))
+                                                        today=_today(ctx), limits=ctx.app.settings.registry_limits())
     except registry_file.RegistryFileError as exc:
         ctx.app.audit(ctx.user.id, "upload", doc.filename, True, ctx.now, result="usage")
         return Reply(ctx.t("deadlines.import_bad_file", error=esc(exc.text(ctx.lang))))
