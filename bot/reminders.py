@@ -287,6 +287,32 @@ class Pacer:
         self.next_at = now + self.gap
 
 
+class SharedPacer(Pacer):
+    """At most ``rate`` sends per second across every process sending with one bot token: each send
+    takes the next slot from the database (``send_pace``), so two replicas share Telegram's limit.
+    ``clock`` must be comparable across processes (the wall clock, seconds)."""
+
+    def __init__(self, db: Database, key: str, rate: float | None, sleep: Sleep,
+                 clock: Callable[[], float] = _time.time) -> None:
+        super().__init__(rate, sleep, clock)
+        self.db, self.key = db, key
+
+    async def wait(self) -> None:
+        if not self.gap:
+            return
+        now = self.clock()
+        with self.db.session() as s:
+            slot = rr.take_send_slot(s, self.key, now, self.gap)
+        if slot > now:
+            await self.sleep(slot - now)
+
+
+def pace_key(settings: Settings) -> str:
+    """Which bot the pace belongs to: the token's bot id (its part before ':'), never the secret."""
+    token = settings.token or ""
+    return "bot:" + (token.split(":", 1)[0] if token else "console")
+
+
 def recipient_langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
     """Each chat's language by the one rule (:func:`bot.i18n.user_lang`); Chinese for unknown chats."""
     from bot.i18n import user_lang
@@ -326,8 +352,10 @@ async def run_once(
     officers = list(officers)
     p = await asyncio.to_thread(plan, db, settings, now, officers, wall())
     summary = RunSummary(due=p.due, plan_seconds=p.seconds, skipped=p.done)
-    sender = _Sender(db, settings, notifier, p, summary, officers, now, wall, sleep, clock,
-                     Pacer(send_rate if send_rate is not None else settings.reminder_send_rate, sleep, clock), batch)
+    rate = send_rate if send_rate is not None else settings.reminder_send_rate
+    pacer: Pacer = (Pacer(rate, sleep, clock) if clock is not _time.monotonic
+                    else SharedPacer(db, pace_key(settings), rate, sleep))
+    sender = _Sender(db, settings, notifier, p, summary, officers, now, wall, sleep, clock, pacer, batch)
     await sender.run()
     if sender.newly_unreachable:
         summary.unreachable = sorted(sender.newly_unreachable)

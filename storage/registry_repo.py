@@ -728,6 +728,28 @@ def undelivered(s: Session, limit: int = 50) -> list[Undelivered]:
     return [Undelivered._make(r) for r in s.execute(_undelivered_query().order_by(ReminderSend.id.desc()).limit(limit))]
 
 
+def take_send_slot(s: Session, key: str, now: float, gap: float) -> float:
+    """The start time of this process's next send under the pace shared by every process of one bot
+    token: one atomic statement, so replicas interleave at ``1 / gap`` messages a second in total."""
+    from storage.registry_models import SendPace
+
+    table: Table = SendPace.__table__  # type: ignore[assignment]
+    stmt = (update(table).where(table.c.key == key)
+            .values(next_at=case((table.c.next_at > now, table.c.next_at), else_=now) + gap)
+            .returning(table.c.next_at))
+    row = s.execute(stmt).first()
+    if row is None:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        s.execute(insert(table).values(key=key, next_at=now).on_conflict_do_nothing(index_elements=["key"]))
+        row = s.execute(stmt).first()
+    assert row is not None
+    return float(row[0]) - gap
+
+
 def ledger_rows(s: Session) -> list[ReminderSend]:
     return list(s.scalars(select(ReminderSend).order_by(ReminderSend.id)))
 

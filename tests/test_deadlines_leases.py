@@ -153,3 +153,38 @@ async def test_errors_back_off_then_are_given_up_and_reported_once(tmp_path: Pat
     text = out.replies[0].text
     assert "1001" in text and "1003" in text and "Internal Server Error" in text and "too long" in text
     app.db.dispose()
+
+
+def test_replicas_share_one_pace(tmp_path: Path) -> None:
+    """Two processes on one token send at most REMINDER_SEND_RATE messages a second together."""
+    import time
+
+    settings = make_settings(tmp_path, telegram_bot_token="42:X", reminder_send_rate=20)
+    db = Database.from_url(settings.effective_database_url)
+    seed(db, *(record(f"联合体{i:03d}", date(2026, 3, 1), date(2029, 6, 30), (8000 + i,)) for i in range(30)))
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    class Stamping:
+        async def send(self, chat_id: int, reply: Reply) -> SendOutcome:
+            with lock:
+                stamps.append(time.monotonic())
+            return SendOutcome(SendStatus.OK, message_id=1)
+
+    def replica() -> None:
+        own = Database.from_url(settings.effective_database_url, migrate=False)
+        try:
+            asyncio.run(run_once(own, settings, Stamping(), NOW, officers=[]))
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=replica) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    stamps.sort()
+    assert len(stamps) == 30
+    busiest = max(sum(1 for x in stamps if s0 <= x < s0 + 1.0) for s0 in stamps)
+    assert busiest <= 21  # 20 a second in total (one more at the window's edge)
+    db.dispose()

@@ -39,6 +39,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('deadline_snoozes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deadline_snoozes_deadline_id'), ['deadline_id'], unique=False)
+    op.create_table('send_pace',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('next_at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_send_pace'))
+    )
     op.create_table('officer_notices',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('deadline_id', sa.Integer(), nullable=False),
@@ -53,6 +58,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('send_pace')
     with op.batch_alter_table('officer_notices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_officer_notices_deadline_id'))
     op.drop_table('officer_notices')
