@@ -60,7 +60,9 @@ def make_records(n: int, seed: int = 7) -> list[rr.ConsortiumRecord]:
 def seed(db: Database, records: list[rr.ConsortiumRecord], submitted_share: float) -> tuple[float, int]:
     started = time.perf_counter()
     with db.session() as s:
-        rr.apply_records(s, records, NOW - timedelta(days=400))
+        # recorded as imported before any deadline fell due (no history): every past deadline is open,
+        # the worst case for the sweep (see registry_first_import.py for a real first import)
+        rr.apply_records(s, records, NOW - timedelta(days=400), today=date(2022, 1, 1))
     if submitted_share:
         from sqlalchemy import select, update
 

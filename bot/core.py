@@ -60,6 +60,7 @@ class Reply:
     edit: bool = False  # replace the message whose button was pressed, when there is one
     menu: bool = False  # attach the main-menu keyboard
     typed: bool = False  # the message waits for a typed answer (a number, a date, text): typed digits are text
+    notice: tuple[int, str] | None = None  # (deadline id, kind): remember where this copy went (App.sent_hooks)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     toast: str | None = None  # short notice for a pressed button (answerCallbackQuery)
     others: list[tuple[int, Reply]] = field(default_factory=list)  # messages to other chats
+    edits: list[tuple[int, int, Reply]] = field(default_factory=list)  # (chat, message id, new text) elsewhere
     lang: str = "zh"  # the language the person is spoken to in (set by the router)
 
 
@@ -105,6 +107,12 @@ class Ctx:
     user: UserView
     command: str | None = None
     args: str = ""
+    result: str = "done"  # for the audit log: done | usage | refused (handlers set usage / refused)
+
+    def usage(self, reply: Reply) -> Reply:
+        """A usage error (bad or missing arguments): recorded so in the audit log."""
+        self.result = "usage"
+        return reply
 
     @property
     def lang(self) -> str:
@@ -259,16 +267,19 @@ class Router:
     def run_command(self, ctx: Ctx, cmd: Command, args: str) -> Outcome:
         ctx.command, ctx.args = cmd.name, args
         if cmd.roles and ctx.msg.chat_type != "private":
-            ctx.app.audit(ctx.user.id, "/" + cmd.name, f"(in chat {ctx.msg.chat_id}) {args}".strip(), False, ctx.now)
+            ctx.app.audit(ctx.user.id, "/" + cmd.name, f"(in chat {ctx.msg.chat_id}) {args}".strip(), False, ctx.now,
+                          result="refused")
             return Outcome([Reply(private_only(ctx, cmd.name))])
         for hook in self.command_hooks:
             hook(ctx)
-        if cmd.roles:
-            allowed = bool(cmd.roles & ctx.user.roles)
-            ctx.app.audit(ctx.user.id, "/" + cmd.name, args, allowed, ctx.now)
-            if not allowed:
-                return Outcome([Reply(ctx.t("core.not_allowed"))])
-        return as_outcome(cmd.handler(ctx))
+        if not cmd.roles:
+            return as_outcome(cmd.handler(ctx))
+        if not cmd.roles & ctx.user.roles:
+            ctx.app.audit(ctx.user.id, "/" + cmd.name, args, False, ctx.now, result="refused")
+            return Outcome([Reply(refusal(ctx, cmd.roles))])
+        outcome = as_outcome(cmd.handler(ctx))
+        ctx.app.audit(ctx.user.id, "/" + cmd.name, args, ctx.result != "refused", ctx.now, result=ctx.result)
+        return outcome
 
     def commands_for(self, roles: set[str]) -> list[Command]:
         return [c for c in self.commands.values() if c.help_key and (not c.roles or c.roles & roles)]
@@ -279,6 +290,15 @@ def private_only(ctx: Ctx, command: str) -> str:
     username = ctx.app.bot_username
     link = f"https://t.me/{username}" if username else ""
     return ctx.t("core.private_only", command=esc(command), link=esc(link)).strip()
+
+
+def refusal(ctx: Ctx, roles: frozenset[str] | set[str]) -> str:
+    """The refusal for a command or button of these roles, worded for who may use it."""
+    if ADMIN in roles and OFFICER not in roles:
+        return ctx.t("core.admin_only")
+    if ctx.has_role(CONTACT) or ctx.has_role(OFFICER):
+        return ctx.t("core.officer_only_known")
+    return ctx.t("core.not_allowed")
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

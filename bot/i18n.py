@@ -40,6 +40,17 @@ def t(key: str, lang: str, /, **kw: Any) -> str:
     return text.format(**kw) if kw else text
 
 
+def client_lang(language_code: str | None) -> str:
+    """The language of a Telegram client's setting: English for en*, else Chinese."""
+    return "en" if (language_code or "").lower().startswith("en") else "zh"
+
+
+def user_lang(chosen: str | None, language_code: str | None) -> str:
+    """The one language rule for a known person: chosen with /lang, else the client's, else Chinese
+    (a message's own wording may still switch a reply, see :func:`detect_lang`)."""
+    return chosen if chosen in LANGS else client_lang(language_code)
+
+
 def detect_lang(text: str | None, fallback: str = "zh") -> str:
     """Chinese if the text has Chinese characters, English if it is mostly Latin letters."""
     if not text:

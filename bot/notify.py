@@ -182,7 +182,7 @@ async def check_bot(settings: Settings) -> str:
         raise
 
 
-def make_bot(settings: Settings) -> Any:
+def make_bot(settings: Settings, read_timeout: float = 15.0) -> Any:
     """A bare python-telegram-bot ``Bot`` for pushing (no polling), honouring TELEGRAM_API_BASE_URL."""
     from telegram import Bot
     from telegram.request import HTTPXRequest
@@ -190,5 +190,6 @@ def make_bot(settings: Settings) -> Any:
     assert settings.token
     return Bot(
         settings.token, base_url=settings.bot_api_base(), base_file_url=settings.bot_file_base(),
-        request=HTTPXRequest(connection_pool_size=16, connect_timeout=5, read_timeout=15),
+        request=HTTPXRequest(connection_pool_size=16, connect_timeout=5, read_timeout=read_timeout,
+                             write_timeout=read_timeout),
     )

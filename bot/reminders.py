@@ -3,13 +3,29 @@
 One pass is :func:`run_once`; the bot calls :func:`reminder_tick` from its job queue and cron calls
 ``consortium-bot reminders run-once``. Every message is claimed in ``reminder_sends`` (unique per
 deadline, recipient and stage) in a committed transaction *before* it is sent, so two processes on
-one database never both send it. A claim not marked sent within ``reminder_lease_seconds`` (the
-process died between claim and send) is taken over by a later pass.
+one database never both send it.
 
-The remaining double-send window: if a process dies after Telegram accepted a message but before
-it recorded "sent", the claim's lease expires and a later pass sends that message again
-(at-least-once on that path only; the window is the few milliseconds between the Bot API answer
-and the ledger update).
+Claims live as long as their sender: a pass claims in small batches (``CLAIM_BATCH``) right before
+sending them, stamps each claim with a wall-clock lease (``lease_until``, ``reminder_lease_seconds``
+ahead) and renews the lease of every claim it still holds, in one statement, every few seconds. A
+claim is taken over only when its lease ran out on the wall clock — its owner died — whatever the
+``--now`` of the passes: two replicas with ``--now`` minutes apart never send a message twice.
+
+Retries, one policy for the bot and the CLI (the notifier does not retry; the reminder job uses a
+Bot without the rate limiter's own retries):
+
+- flood control (429) is never a failed attempt: that chat waits what Telegram asked while the pass
+  goes on with other chats, keeping its claim; a wait longer than ``MAX_PASS_WAIT`` is left to a
+  later pass (no attempt counted);
+- other errors (network, 5xx, a cut connection) release the claim for a later pass with a backoff
+  of 1, 2, 4 … minutes (at most 6 h) counted from the pass time; after ``reminder_give_up_hours``
+  (default 48) of failures, or at once for a permanent error (bad request), the message is given
+  up: its row is ``failed``, and the next pass tells the officers in one grouped alert (who, what,
+  why); ``/undelivered`` lists them.
+
+The crash floor: if a process dies after Telegram accepted a message but before it recorded
+"sent", that one message (the one in flight) is sent again once the lease has run out — Telegram
+has no idempotency key, so at most one doubled message per crash, none lost.
 """
 
 from __future__ import annotations
@@ -18,10 +34,11 @@ import asyncio
 import logging
 import time as _time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -38,10 +55,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # per ledger row, over all passes
-IN_PASS_TRIES = 3  # tries of one message within a pass before leaving it for a later pass
+CLAIM_BATCH = 20  # claims taken at a time, right before sending them
+MAX_PASS_WAIT = 60.0  # longest flood-control wait a pass sits out; longer ones are left to a later pass
 DIGEST_LIST_MAX = 15
-CONTACT, ALERT, DIGEST, UNREACHABLE = "contact", "alert", "digest", "unreachable"
+CONTACT, ALERT, DIGEST, UNREACHABLE = rules.CONTACT_JOB, rules.ALERT_JOB, rules.DIGEST_JOB, "unreachable"
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -73,6 +90,15 @@ def left_text(due: date, today: date, lang: str) -> str:
     return t("deadlines.left_overdue", lang, n=-n)
 
 
+def basis_text(row: rr.DeadlineRow, lang: str) -> str:
+    """The basis line: the scheme's clause for rule deadlines, a custom deadline's own basis, or nothing."""
+    if row.clause:
+        return t("deadlines.basis_clause", lang, clause=esc(rules.clause_label(row.clause))) + "\n"
+    if row.basis:
+        return t("deadlines.basis_text", lang, basis=esc(row.basis)) + "\n"
+    return ""
+
+
 def status_text(row: rr.DeadlineRow, today: date, lang: str) -> str:
     st = rules.deadline_status(row.due_on, row.status, today)
     text = t(f"deadlines.status_{st}", lang)
@@ -101,14 +127,14 @@ def officer_buttons(deadline_id: int, lang: str) -> list[list[Button]]:
 def reminder_reply(row: rr.DeadlineRow, today: date, lang: str) -> Reply:
     text = t("deadlines.reminder", lang, consortium=esc(row.consortium),
              duty=duty_text(row.kind, row.rule_key, row.title, lang), due=fmt_date(row.due_on, lang),
-             left=left_text(row.due_on, today, lang), clause=esc(rules.clause_label(row.clause)), id=row.id)
+             left=left_text(row.due_on, today, lang), basis=basis_text(row, lang), id=row.id)
     return Reply(text, buttons=reminder_buttons(row.id, lang))
 
 
 def alert_reply(row: rr.DeadlineRow, today: date, lang: str) -> Reply:
     text = t("deadlines.alert_overdue", lang, consortium=esc(row.consortium),
              duty=duty_text(row.kind, row.rule_key, row.title, lang), due=fmt_date(row.due_on, lang),
-             left=left_text(row.due_on, today, lang), clause=esc(rules.clause_label(row.clause)), id=row.id)
+             left=left_text(row.due_on, today, lang), basis=basis_text(row, lang), id=row.id)
     return Reply(text, buttons=officer_buttons(row.id, lang))
 
 
@@ -140,7 +166,7 @@ def calendar_ics(rows: Sequence[rr.DeadlineRow], lang: str, now: datetime) -> by
         ev.add("dtend", row.due_on + timedelta(days=1))
         duty = _plain(duty_text(row.kind, row.rule_key, row.title, lang))
         ev.add("summary", f"{row.consortium}：{duty}" if lang == "zh" else f"{row.consortium}: {duty}")
-        ev.add("description", t("deadlines.ics_description", lang, clause=rules.clause_label(row.clause), id=row.id))
+        ev.add("description", _plain(basis_text(row, lang)) + t("deadlines.ics_description", lang, id=row.id))
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", duty)
@@ -162,15 +188,7 @@ def ics_document(rows: Sequence[rr.DeadlineRow], lang: str, now: datetime, filen
 
 # -- planning ----------------------------------------------------------------------------------
 
-class Job(NamedTuple):
-    deadline_id: int  # 0 for digest / unreachable
-    recipient: int
-    stage: str
-    kind: str  # contact | alert | digest | unreachable
-
-    @property
-    def key(self) -> tuple[int, int, str]:
-        return (self.deadline_id, self.recipient, self.stage)
+Job = rules.Job
 
 
 @dataclass
@@ -188,57 +206,35 @@ class Plan:
         return len(self.new) + len(self.stale)
 
 
-def officer_ids(db: Database, settings: Settings) -> list[int]:
-    from storage import repo
-
-    with db.session() as s:
-        granted = set(repo.role_holders(s, "officer")) | set(repo.role_holders(s, "admin"))
-    return sorted(set(settings.officer_chat_ids) | set(settings.admin_chat_ids) | granted)
-
-
-def plan(db: Database, settings: Settings, now: datetime, officers: Sequence[int]) -> Plan:
-    """Decide what is due at ``now``: three reads (open deadlines in the window, their contacts, the
-    ledger), the rest in memory."""
+def plan(db: Database, settings: Settings, now: datetime, officers: Sequence[int],
+         wall: datetime | None = None) -> Plan:
+    """Read what the pure planner (:func:`checks.deadlines.plan_jobs`) needs — open deadlines in the
+    window, their contacts and snoozes — then drop what the send ledger already holds."""
     started = _time.perf_counter()
     policy = rules.Policy.from_settings(settings)
     today = policy.local_date(now)
     p = Plan(now=now, today=today)
     lease_cutoff = now - timedelta(seconds=settings.reminder_lease_seconds)
-    digest = rules.digest_stage(now, policy)
+    if wall is None:
+        from storage.clock import utcnow
+
+        wall = utcnow()
+    wall_now = wall
     due_by = rules.horizon(today, policy)
     with db.session() as s:
         rows = rr.open_deadlines_due_by(s, due_by)
         contacts = rr.reachable_contacts(s, {r.consortium_id for r in rows})
-    wanted: list[Job] = []
-    # many deadlines share a due date (every annual report is due 12-31): compute each stage once
-    contact_stages: dict[date, rules.Stage | None] = {}
-    alert_stages: dict[date, rules.Stage | None] = {}
-    for row in rows:
-        if row.reported_by is None and row.snoozed_until is None:
-            if row.due_on not in contact_stages:
-                contact_stages[row.due_on] = rules.contact_stage(row.due_on, now, policy)
-            st = contact_stages[row.due_on]
-        else:
-            st = rules.contact_stage(row.due_on, now, policy, status=row.status,
-                                     reported=row.reported_by is not None, snoozed_until=row.snoozed_until)
-        if row.due_on not in alert_stages:
-            alert_stages[row.due_on] = rules.officer_alert_stage(row.due_on, now, policy)
-        al = alert_stages[row.due_on]
-        if st is not None:
-            key = st.key
-            wanted.extend(Job(row.id, chat, key, CONTACT) for chat in contacts.get(row.consortium_id, ()))
-        if al is not None:
-            wanted.extend(Job(row.id, o, al.key, ALERT) for o in officers)
-        if st is not None or al is not None:
-            p.rows[row.id] = row
-    wanted.extend(Job(0, o, digest.key, DIGEST) for o in officers)
+        snoozes = rr.snoozes(s)
+    wanted, used = rules.plan_jobs(rows, contacts, officers, now, policy, snoozes)
+    p.rows = {r.id: r for r in rows if r.id in used}
     stages = sorted({j.stage for j in wanted if j.deadline_id})
     ids = sorted({j.deadline_id for j in wanted if j.deadline_id})
+    digest_keys = sorted({j.stage for j in wanted if not j.deadline_id})
     with db.session() as s:
         ledger = rr.ledger_keys(s, ids if len(ids) <= 5000 else None, stages, due_by=due_by, now=now,
-                                lease_cutoff=lease_cutoff, max_attempts=MAX_ATTEMPTS)
-        ledger.update(rr.ledger_keys(s, [0], [digest.key], now=now, lease_cutoff=lease_cutoff,
-                                     max_attempts=MAX_ATTEMPTS))
+                                wall=wall_now, lease_cutoff=lease_cutoff)
+        if digest_keys:
+            ledger.update(rr.ledger_keys(s, [0], digest_keys, now=now, wall=wall_now, lease_cutoff=lease_cutoff))
     for job in wanted:
         may = ledger.get((job.deadline_id, job.recipient, job.stage))
         if may is None:
@@ -261,6 +257,8 @@ class RunSummary:
     forbidden: int = 0
     retry_later: int = 0
     skipped: int = 0  # already handled, or claimed by another process
+    flood_waits: int = 0  # 429 answers waited out (never a failed attempt)
+    given_up_reported: int = 0  # given-up messages told to the officers by this pass
     unreachable: list[int] = field(default_factory=list)
     plan_seconds: float = 0.0
     by_stage: dict[str, int] = field(default_factory=dict)
@@ -289,8 +287,35 @@ class Pacer:
         self.next_at = now + self.gap
 
 
+class SharedPacer(Pacer):
+    """At most ``rate`` sends per second across every process sending with one bot token: each send
+    takes the next slot from the database (``send_pace``), so two replicas share Telegram's limit.
+    ``clock`` must be comparable across processes (the wall clock, seconds)."""
+
+    def __init__(self, db: Database, key: str, rate: float | None, sleep: Sleep,
+                 clock: Callable[[], float] = _time.time) -> None:
+        super().__init__(rate, sleep, clock)
+        self.db, self.key = db, key
+
+    async def wait(self) -> None:
+        if not self.gap:
+            return
+        now = self.clock()
+        with self.db.session() as s:
+            slot = rr.take_send_slot(s, self.key, now, self.gap)
+        if slot > now:
+            await self.sleep(slot - now)
+
+
+def pace_key(settings: Settings) -> str:
+    """Which bot the pace belongs to: the token's bot id (its part before ':'), never the secret."""
+    token = settings.token or ""
+    return "bot:" + (token.split(":", 1)[0] if token else "console")
+
+
 def recipient_langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
-    """Each chat's language: chosen with /lang, else its Telegram client's, else Chinese."""
+    """Each chat's language by the one rule (:func:`bot.i18n.user_lang`); Chinese for unknown chats."""
+    from bot.i18n import user_lang
     from storage.models import User
 
     out: dict[int, str] = {}
@@ -300,103 +325,242 @@ def recipient_langs(db: Database, chat_ids: set[int]) -> dict[int, str]:
             for uid, chosen, code in s.execute(
                 select(User.id, User.chosen_lang, User.language_code).where(User.id.in_(ids[i : i + 900]))
             ):
-                out[uid] = chosen or ("en" if (code or "").lower().startswith("en") else "zh")
+                out[uid] = user_lang(chosen, code)
     return out
 
 
 async def run_once(
     db: Database, settings: Settings, notifier: Notifier, now: datetime, *, officers: Sequence[int] | None = None,
     send_rate: float | None = None, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = _time.monotonic,
+    wall: Callable[[], datetime] | None = None, batch: int = CLAIM_BATCH,
 ) -> RunSummary:
-    """One pass: plan, claim, send (paced, with bounded retries), record. Safe to run concurrently.
+    """One pass: plan, then claim in small batches, send (paced), record. Safe to run concurrently.
 
     ``officers`` defaults to the configured and granted officers; ``send_rate`` (messages/s) to
-    ``settings.reminder_send_rate`` (0: unpaced); ``sleep``/``clock`` are injectable for tests.
+    ``settings.reminder_send_rate`` (0: unpaced); ``sleep``/``clock`` (monotonic seconds) and ``wall``
+    (the wall clock for leases, aware UTC) are injectable for tests.
     """
     if now.tzinfo is None:
         raise ValueError("run_once needs an aware datetime")
-    officers = list(officers) if officers is not None else officer_ids(db, settings)
-    p = await asyncio.to_thread(plan, db, settings, now, officers)
+    from storage.clock import utcnow
+
+    wall = wall or utcnow
+    if officers is None:
+        from bot.app import officer_ids
+
+        officers = officer_ids(db, settings)
+    officers = list(officers)
+    p = await asyncio.to_thread(plan, db, settings, now, officers, wall())
     summary = RunSummary(due=p.due, plan_seconds=p.seconds, skipped=p.done)
-    token = uuid.uuid4().hex
-    lease_cutoff = now - timedelta(seconds=settings.reminder_lease_seconds)
-    claimed: list[tuple[Job, int]] = []
-    with db.session() as s:  # claims are committed before anything is sent
-        by_key = {j.key: j for j in p.new}
-        for d, r, st, ledger_id in rr.claim_new(s, [j.key for j in p.new], token, now):
-            claimed.append((by_key[(d, r, st)], ledger_id))
-        for job in p.stale:
-            again = rr.reclaim(s, job.key, token, now, lease_cutoff, MAX_ATTEMPTS)
-            if again is not None:
-                claimed.append((job, again))
-    summary.skipped += p.due - len(claimed)
-    if not claimed:
-        return summary
-    langs = recipient_langs(db, {j.recipient for j, _ in claimed})
-    digest_rows: tuple[list[rr.DeadlineRow], list[rr.DeadlineRow]] | None = None
-    if any(j.kind == DIGEST for j, _ in claimed):
-        with db.session() as s:
-            digest_rows = (rr.due_between(s, p.today, p.today + timedelta(days=rules.DUE_SOON_DAYS)),
-                           rr.overdue(s, p.today))
-    pacer = Pacer(send_rate if send_rate is not None else settings.reminder_send_rate, sleep, clock)
-    newly_unreachable: dict[int, list[str]] = {}
-    for job, ledger_id in claimed:
-        lang = langs.get(job.recipient, "zh")
+    rate = send_rate if send_rate is not None else settings.reminder_send_rate
+    pacer: Pacer = (Pacer(rate, sleep, clock) if clock is not _time.monotonic
+                    else SharedPacer(db, pace_key(settings), rate, sleep))
+    sender = _Sender(db, settings, notifier, p, summary, officers, now, wall, sleep, clock, pacer, batch)
+    await sender.run()
+    if sender.newly_unreachable:
+        summary.unreachable = sorted(sender.newly_unreachable)
+        await _tell_officers_unreachable(db, notifier, officers, sender.newly_unreachable, now, p.today,
+                                         sender.pacer, summary)
+    await _tell_officers_undelivered(db, notifier, officers, now, p.today, sender.pacer, summary)
+    return summary
+
+
+class _Sender:
+    """The sending loop of one pass (see the module docstring)."""
+
+    def __init__(self, db: Database, settings: Settings, notifier: Notifier, p: Plan, summary: RunSummary,
+                 officers: Sequence[int], now: datetime, wall: Callable[[], datetime], sleep: Sleep,
+                 clock: Callable[[], float], pacer: Pacer, batch: int) -> None:
+        self.db, self.settings, self.notifier, self.p, self.summary = db, settings, notifier, p, summary
+        self.officers, self.now, self.wall, self.sleep, self.clock, self.pacer = officers, now, wall, sleep, clock, pacer
+        self.batch = max(1, batch)
+        self.token = uuid.uuid4().hex
+        self.lease = timedelta(seconds=settings.reminder_lease_seconds)
+        self.lease_cutoff = now - self.lease
+        self.renew_every = max(1.0, settings.reminder_lease_seconds / 5)
+        self.last_renew = clock()
+        self.chat_wait: dict[int, float] = {}  # chat → monotonic time its flood wait ends
+        self.newly_unreachable: dict[int, list[str]] = {}
+        self.langs: dict[int, str] = {}
+        self.digest_rows: tuple[list[rr.DeadlineRow], list[rr.DeadlineRow]] | None = None
+        self.stale = {j.key for j in p.stale}
+
+    async def run(self) -> None:
+        pending: deque[Job] = deque([*self.p.new, *self.p.stale])
+        waiting: list[tuple[float, Job, int | None]] = []  # (ready at, job, ledger id if claimed)
+        while pending or waiting:
+            self._renew_if_due()
+            t = self.clock()
+            ready = [w for w in waiting if w[0] <= t]
+            if ready:
+                waiting = [w for w in waiting if w[0] > t]
+                items = [(job, lid) for _, job, lid in ready]
+            elif pending:
+                items = [(pending.popleft(), None) for _ in range(min(self.batch, len(pending)))]
+            else:
+                first = min(w[0] for w in waiting)
+                if first - t > MAX_PASS_WAIT:
+                    break
+                await self._wait(first - t)
+                # after the wait, what was due by then is ready (also with a fake sleep)
+                waiting = [(min(w[0], t), w[1], w[2]) if w[0] <= first else w for w in waiting]
+                for chat in [c for c, until in self.chat_wait.items() if until <= first]:
+                    self.chat_wait[chat] = t
+                continue
+            waiting.extend(await self._send_items(items))
+        await asyncio.to_thread(self._release_waiting, waiting)
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep, renewing the leases of the claims held meanwhile."""
+        while seconds > 0:
+            step = min(seconds, self.renew_every)
+            await self.sleep(step)
+            seconds -= step
+            self._renew_if_due(force=True)
+
+    def _renew_if_due(self, force: bool = False) -> None:
+        if force or self.clock() - self.last_renew >= self.renew_every:
+            with self.db.session() as s:
+                rr.renew(s, self.token, self.wall() + self.lease)
+            self.last_renew = self.clock()
+
+    def _claim(self, jobs: Sequence[Job]) -> dict[tuple[int, int, str], int]:
+        won: dict[tuple[int, int, str], int] = {}
+        if not jobs:
+            return won
+        until = self.wall() + self.lease
+        with self.db.session() as s:  # committed before anything of this batch is sent
+            new = [j.key for j in jobs if j.key not in self.stale]
+            for d, r, st, lid in rr.claim_new(s, new, self.token, self.now, until):
+                won[(d, r, st)] = lid
+            for job in jobs:
+                if job.key in self.stale:
+                    lid2 = rr.reclaim(s, job.key, self.token, self.now, wall=self.wall(),
+                                      lease_cutoff=self.lease_cutoff, lease_until=until)
+                    if lid2 is not None:
+                        won[job.key] = lid2
+        self.last_renew = self.clock()
+        return won
+
+    async def _send_items(self, items: list[tuple[Job, int | None]]) -> list[tuple[float, Job, int | None]]:
+        later: list[tuple[float, Job, int | None]] = []
+        t = self.clock()
+        to_claim = [job for job, lid in items if lid is None and self.chat_wait.get(job.recipient, 0.0) <= t]
+        won = await asyncio.to_thread(self._claim, to_claim)
+        need = {job.recipient for job, lid in items if (lid is not None or job.key in won)} - set(self.langs)
+        if need:
+            self.langs.update(await asyncio.to_thread(recipient_langs, self.db, need))
+        for job, lid in items:
+            wait_until = self.chat_wait.get(job.recipient, 0.0)
+            if lid is None:
+                if wait_until > self.clock() and job.key not in won:
+                    later.append((wait_until, job, None))  # flood wait: claim when it ends
+                    continue
+                lid = won.get(job.key)
+                if lid is None:
+                    self.summary.skipped += 1  # another pass holds it
+                    continue
+            if wait_until > self.clock():
+                later.append((wait_until, job, lid))
+                continue
+            self._renew_if_due()
+            outcome = await self._send_one(job)
+            if outcome.status is SendStatus.RETRY and outcome.retry_after is not None:
+                # flood control: not a failed attempt; this chat waits, the others go on
+                self.summary.flood_waits += 1
+                self.chat_wait[job.recipient] = self.clock() + max(0.0, outcome.retry_after)
+                later.append((self.chat_wait[job.recipient], job, lid))
+                continue
+            await asyncio.to_thread(self._record, job, lid, outcome)
+        return later
+
+    async def _send_one(self, job: Job) -> Any:
+        reply = self._render(job)
+        await self.pacer.wait()
+        try:
+            return await self.notifier.send(job.recipient, reply)
+        except Exception as exc:  # a notifier bug must not stop the pass
+            log.exception("notifier failed for chat %s", job.recipient)
+            from bot.notify import SendOutcome
+
+            return SendOutcome(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
+
+    def _render(self, job: Job) -> Reply:
+        lang = self.langs.get(job.recipient, "zh")
         if job.kind == DIGEST:
-            assert digest_rows is not None
-            reply = Reply(digest_text(digest_rows[0], digest_rows[1], p.today, lang))
-        elif job.kind == ALERT:
-            reply = alert_reply(p.rows[job.deadline_id], p.today, lang)
-        else:
-            reply = reminder_reply(p.rows[job.deadline_id], p.today, lang)
-        status = await _deliver(notifier, job.recipient, reply, pacer, sleep)
-        with db.session() as s:
-            if status.status is SendStatus.OK:
-                rr.mark(s, ledger_id, token, rr.SENT, now)
+            if self.digest_rows is None:
+                today = self.p.today
+                with self.db.session() as s:
+                    self.digest_rows = (rr.due_between(s, today, today + timedelta(days=rules.DUE_SOON_DAYS)),
+                                        rr.overdue(s, today))
+            return Reply(digest_text(self.digest_rows[0], self.digest_rows[1], self.p.today, lang))
+        if job.kind == ALERT:
+            return alert_reply(self.p.rows[job.deadline_id], self.p.today, lang)
+        return reminder_reply(self.p.rows[job.deadline_id], self.p.today, lang)
+
+    def _record(self, job: Job, lid: int, outcome: Any) -> None:
+        now, token, summary = self.now, self.token, self.summary
+        with self.db.session() as s:
+            if outcome.status is SendStatus.OK:
+                rr.mark(s, lid, token, rr.SENT, now)
+                if job.kind == ALERT and outcome.message_id is not None:
+                    rr.record_notice(s, job.deadline_id, job.recipient, outcome.message_id, "alert", now)
                 summary.sent += 1
                 summary.by_stage[job.stage] = summary.by_stage.get(job.stage, 0) + 1
-            elif status.status is SendStatus.FORBIDDEN:
-                rr.mark(s, ledger_id, token, rr.FORBIDDEN, now, status.error)
+            elif outcome.status is SendStatus.FORBIDDEN:
+                rr.mark(s, lid, token, rr.FORBIDDEN, now, outcome.error)
                 summary.forbidden += 1
                 if job.kind == CONTACT:
                     names = rr.mark_unreachable(s, job.recipient, now)
                     if names:
-                        newly_unreachable[job.recipient] = names
-            elif status.status is SendStatus.RETRY:
-                rr.mark(s, ledger_id, token, rr.RETRY, now, status.error,
-                        retry_at=now + timedelta(seconds=max(60.0, status.retry_after or 0.0)))
-                summary.retry_later += 1
-            else:
-                rr.mark(s, ledger_id, token, rr.FAILED, now, status.error)
+                        self.newly_unreachable[job.recipient] = names
+            elif outcome.status is SendStatus.RETRY:
+                attempts, first = rr.failure_state(s, lid)
+                give_up = timedelta(hours=self.settings.reminder_give_up_hours)
+                if first is not None and now - first >= give_up:
+                    rr.mark(s, lid, token, rr.FAILED, now, f"given up after {attempts + 1} attempts: {outcome.error}")
+                    summary.failed += 1
+                else:
+                    rr.mark_retry(s, lid, token, retry_at=now + backoff(attempts), error=outcome.error,
+                                  counted=True, now=now)
+                    summary.retry_later += 1
+            else:  # a permanent error: give up at once (reported to the officers)
+                rr.mark(s, lid, token, rr.FAILED, now, outcome.error)
                 summary.failed += 1
-    if newly_unreachable:
-        summary.unreachable = sorted(newly_unreachable)
-        await _tell_officers_unreachable(db, notifier, officers, newly_unreachable, now, p.today, pacer, sleep, summary)
-    return summary
+
+    def _release_waiting(self, waiting: list[tuple[float, Job, int | None]]) -> None:
+        """Claims still waiting on flood control when the pass ends: released for a later pass,
+        due when the wait ends; no attempt counted."""
+        t = self.clock()
+        with self.db.session() as s:
+            for ready_at, _job, lid in waiting:
+                if lid is None:
+                    continue
+                retry_at = self.now + timedelta(seconds=max(1.0, ready_at - t))
+                rr.mark_retry(s, lid, self.token, retry_at=retry_at, error="flood control (429)", counted=False,
+                              now=self.now)
+                self.summary.retry_later += 1
 
 
-async def _deliver(notifier: Notifier, chat_id: int, reply: Reply, pacer: Pacer, sleep: Sleep) -> Any:
-    """Send with bounded retries: RetryAfter waits what Telegram asked, network errors back off 1, 2, 4 s."""
-    outcome = None
-    for attempt in range(IN_PASS_TRIES):
-        await pacer.wait()
-        try:
-            outcome = await notifier.send(chat_id, reply)
-        except Exception as exc:  # a notifier bug must not stop the pass
-            log.exception("notifier failed for chat %s", chat_id)
-            from bot.notify import SendOutcome
+def backoff(failed_attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after the n-th failure, at most 6 hours."""
+    return min(timedelta(minutes=2 ** max(0, failed_attempts)), timedelta(hours=6))
 
-            outcome = SendOutcome(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
-        if outcome.status is not SendStatus.RETRY:
-            return outcome
-        if attempt + 1 < IN_PASS_TRIES:
-            await sleep(min(30.0, outcome.retry_after if outcome.retry_after is not None else 2.0**attempt))
-    return outcome
+
+async def _send_simple(notifier: Notifier, chat: int, reply: Reply, pacer: Pacer) -> Any:
+    await pacer.wait()
+    try:
+        return await notifier.send(chat, reply)
+    except Exception as exc:
+        from bot.notify import SendOutcome
+
+        log.exception("notifier failed for chat %s", chat)
+        return SendOutcome(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
 
 
 async def _tell_officers_unreachable(
     db: Database, notifier: Notifier, officers: Sequence[int], unreachable: dict[int, list[str]], now: datetime,
-    today: date, pacer: Pacer, sleep: Sleep, summary: RunSummary,
+    today: date, pacer: Pacer, summary: RunSummary,
 ) -> None:
     token = uuid.uuid4().hex
     for chat, names in unreachable.items():
@@ -408,12 +572,48 @@ async def _tell_officers_unreachable(
             lang = langs.get(officer, "zh")
             reply = Reply(t("deadlines.unreachable_alert", lang, chat=chat,
                             names="、".join(esc(n) for n in names) if lang == "zh" else ", ".join(esc(n) for n in names)))
-            out = await _deliver(notifier, officer, reply, pacer, sleep)
+            out = await _send_simple(notifier, officer, reply, pacer)
             with db.session() as s:
-                rr.mark(s, ledger_id, token, rr.SENT if out.ok else rr.FAILED, now, out.error)
+                rr.mark(s, ledger_id, token, rr.SENT if out.ok else rr.FORBIDDEN, now, out.error)
             if out.ok:
                 summary.sent += 1
                 summary.by_stage["unreachable"] = summary.by_stage.get("unreachable", 0) + 1
+
+
+def undelivered_line(u: rr.Undelivered, lang: str) -> str:
+    what = duty_text(u.kind or "", u.rule_key, u.title or "", lang) if u.kind else u.stage.split(":")[0]
+    name = f"<b>{esc(u.consortium)}</b> · " if u.consortium else ""
+    return t("deadlines.undelivered_line", lang, chat=u.recipient, name=name, what=what, stage=esc(u.stage),
+             why=esc((u.error or "?")[:160]))
+
+
+async def _tell_officers_undelivered(
+    db: Database, notifier: Notifier, officers: Sequence[int], now: datetime, today: date, pacer: Pacer,
+    summary: RunSummary,
+) -> None:
+    """One grouped alert to every officer about the messages given up since the last one."""
+    with db.session() as s:
+        gone = rr.take_unreported_failures(s, now)
+    gone = [u for u in gone if not u.stage.startswith(("undelivered:", "unreachable:"))]
+    if not gone or not officers:
+        return
+    summary.given_up_reported = len(gone)
+    token = uuid.uuid4().hex
+    stage = f"undelivered:{gone[0].id}:{len(gone)}"
+    with db.session() as s:
+        won = rr.claim_new(s, [(0, o, stage) for o in officers], token, now)
+    langs = recipient_langs(db, {o for _, o, _, _ in won})
+    for _, officer, _, ledger_id in won:
+        lang = langs.get(officer, "zh")
+        lines = [undelivered_line(u, lang) for u in gone[:DIGEST_LIST_MAX]]
+        if len(gone) > DIGEST_LIST_MAX:
+            lines.append(t("deadlines.digest_more_undelivered", lang, n=len(gone) - DIGEST_LIST_MAX))
+        reply = Reply(t("deadlines.undelivered_alert", lang, n=len(gone)) + "\n" + "\n".join(lines))
+        out = await _send_simple(notifier, officer, reply, pacer)
+        with db.session() as s:
+            rr.mark(s, ledger_id, token, rr.SENT if out.ok else rr.FORBIDDEN, now, out.error)
+        if out.ok:
+            summary.sent += 1
 
 
 async def reminder_tick(app: App, notifier: Notifier, now: datetime) -> RunSummary:

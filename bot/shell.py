@@ -34,6 +34,7 @@ class ShellSession:
     typed: bool = False  # the last message waits for a typed answer: bare digits are text
     message_id: int = 0
     downloads: Path | None = None
+    sent_elsewhere: int = 0
 
     def send(self, incoming: Incoming) -> Outcome:
         outcome = self.app.handle(incoming, utcnow())
@@ -79,6 +80,11 @@ class ShellSession:
             shown = True
         for chat_id, reply in outcome.others:
             print(f"  → [to chat {chat_id}] {html_to_plain(reply.text)}", file=self.out)
+            self.sent_elsewhere += 1
+            if reply.notice is not None:
+                self.app.after_send(chat_id, 10_000 + self.sent_elsewhere, reply)
+        for chat_id, message_id, reply in outcome.edits:
+            print(f"  ✎ [chat {chat_id}, message {message_id}] {html_to_plain(reply.text)}", file=self.out)
         if shown:
             self.message_id += 1
 

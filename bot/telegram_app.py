@@ -31,6 +31,7 @@ _failures = RateLimitedLog(log)  # one traceback per kind of failure per interva
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # policy documents up to 20 MB (registry files: 5 MB, checked there)
 APP_KEY = "consortium_app"
+REMINDER_BOT_KEY = "reminder_bot"
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -82,7 +83,7 @@ class TelegramFrontend:
         self.users: defaultdict[int, int] = defaultdict(int)  # updates holding or awaiting each lock
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        incoming = await to_incoming(update)
+        incoming = await to_incoming(update, self.app.settings.registry_max_bytes)
         if incoming is None:
             return
         chat = incoming.chat_id
@@ -129,6 +130,15 @@ class TelegramFrontend:
             result = await notifier.send(chat_id, reply)
             if not result.ok:
                 log.warning("could not notify chat %s: %s", chat_id, result.error)
+            elif result.message_id is not None and reply.notice is not None:
+                await asyncio.to_thread(self.app.after_send, chat_id, result.message_id, reply)
+        for chat_id, message_id, reply in outcome.edits:
+            try:
+                await bot.edit_message_text(reply.text, chat_id=chat_id, message_id=message_id,
+                                            parse_mode=ParseMode.HTML, reply_markup=reply_markup(reply),
+                                            disable_web_page_preview=True)
+            except TelegramError as exc:  # too old, deleted, unchanged: the action itself stands
+                log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 
     async def send_reply(self, bot: Any, chat_id: int, reply: Reply, lang: str, edit_id: int | None) -> None:
         """Send (or edit) one reply; a dropped connection is retried a few times with backoff."""
@@ -251,9 +261,23 @@ def build_application(app: App) -> Application:
         if app.has_service("qa"):  # load the model, open (or build) the index, load the tokenizer's
             qa = await asyncio.to_thread(app.service, "qa")  # dictionary: all before the first question
             await asyncio.to_thread(qa.answer, "牵头单位应具备哪些条件？")
+        await set_commands(application.bot, app)
         if application.job_queue is not None and _reminders_available():
+            # reminders go through a Bot without the rate limiter's own retries: one retry policy
+            # (bot/reminders.py) for the bot and the CLI
+            from bot.notify import make_bot
+
+            plain = make_bot(settings)
+            await plain.initialize()
+            application.bot_data[REMINDER_BOT_KEY] = plain
             application.job_queue.run_repeating(_reminder_job, interval=settings.reminder_tick_seconds, first=5,
                                                 name="reminders")
+
+    async def post_shutdown(application: Application) -> None:
+        plain = application.bot_data.pop(REMINDER_BOT_KEY, None)
+        if plain is not None:
+            with contextlib.suppress(Exception):
+                await plain.shutdown()
 
     application = (
         ApplicationBuilder()
@@ -265,12 +289,51 @@ def build_application(app: App) -> Application:
         .connection_pool_size(32)
         .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1))
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data[APP_KEY] = app
     application.add_handler(TypeHandler(Update, frontend.on_update))
     application.add_error_handler(on_error)
     return application
+
+
+def command_menus(app: App) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Telegram's "/" menu per audience and language: everyone, officers, admins → lang → (command, text)."""
+    from bot.core import ADMIN, APPLICANT, OFFICER
+
+    audiences = {"everyone": {APPLICANT}, "officer": {APPLICANT, OFFICER}, "admin": {APPLICANT, OFFICER, ADMIN}}
+    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for name, roles in audiences.items():
+        out[name] = {}
+        for lang in ("zh", "en"):
+            items = []
+            for cmd in app.router.commands_for(roles):
+                assert cmd.help_key
+                items.append((cmd.name, t(cmd.help_key, lang)[:256] or cmd.name))
+            out[name][lang] = items
+    return out
+
+
+async def set_commands(bot: Any, app: App) -> None:
+    """setMyCommands for everyone, for each officer's chat and each admin's chat (zh by default, en for
+    English clients). A chat that cannot be set (never talked to the bot) is skipped; start goes on."""
+    from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+    menus = command_menus(app)
+    admins = set(app.settings.admin_chat_ids)
+    targets: list[tuple[Any, str]] = [(BotCommandScopeDefault(), "everyone")]
+    with contextlib.suppress(Exception):
+        for chat in await asyncio.to_thread(app.officer_chat_ids):
+            targets.append((BotCommandScopeChat(chat), "admin" if chat in admins else "officer"))
+    for scope, audience in targets:
+        for lang, code in (("zh", None), ("en", "en")):
+            commands = [BotCommand(name, text) for name, text in menus[audience][lang]]
+            try:
+                await bot.set_my_commands(commands, scope=scope, language_code=code)
+            except TelegramError as exc:
+                log.info("could not set the command menu for %s: %s", scope, exc)
+                break
 
 
 def _reminders_available() -> bool:
@@ -286,7 +349,8 @@ async def _reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
     app: App = context.application.bot_data[APP_KEY]
     try:
-        await reminders.reminder_tick(app, TelegramNotifier(context.bot), utcnow())
+        bot = context.application.bot_data.get(REMINDER_BOT_KEY) or context.bot
+        await reminders.reminder_tick(app, TelegramNotifier(bot), utcnow())
     except Exception as exc:  # the loop must survive a failing tick (a full disk fails every tick: log it once)
         _failures.error(failure_key(exc, "tick:"), "reminder tick failed", exc_info=exc)
 

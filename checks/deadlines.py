@@ -28,17 +28,21 @@ must stay below one day, the shortest distance between two stages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 ANNUAL, END_OF_TERM, CUSTOM = "annual", "end_of_term", "custom"
 KINDS = (ANNUAL, END_OF_TERM, CUSTOM)
 ROUTES = ("top_down", "open_competition", "bottom_up")
-SUBMITTED, WAIVED = "submitted", "waived"
+SUBMITTED, WAIVED, HISTORY = "submitted", "waived", "history"
 UPCOMING, DUE_SOON, OVERDUE = "upcoming", "due_soon", "overdue"
+OPEN, REPORTED = "open", "reported"
+STATES = (OPEN, REPORTED, SUBMITTED, WAIVED, HISTORY)
+CLOSED = (SUBMITTED, WAIVED, HISTORY)  # stored statuses: nothing is reminded
 
 CLAUSE_ANNUAL = "8.3"  # 每年12月31日前报送本年度总结和下一年度工作计划
 CLAUSE_END_OF_TERM = "8.2"  # 存续期（一般为3—5年）届满：解散或签署补充协议后继续运行
@@ -83,14 +87,101 @@ def derive_deadlines(approved_on: date, ends_on: date) -> list[DerivedDeadline]:
 
 
 def deadline_status(due_on: date, status: str | None, today: date, soon_days: int = DUE_SOON_DAYS) -> str:
-    """submitted / waived (as marked), else overdue (after the due day), due_soon (≤ soon_days), upcoming."""
-    if status in (SUBMITTED, WAIVED):
+    """submitted / waived / history (as stored), else overdue (after the due day), due_soon (≤ soon_days), upcoming."""
+    if status in CLOSED:
         return status
     if today > due_on:
         return OVERDUE
     if (due_on - today).days <= soon_days:
         return DUE_SOON
     return UPCOMING
+
+
+def history_status(rule_key: str | None, due_on: date, first_import: date, reported_through: int | None) -> str | None:
+    """The status a deadline gets when it is first recorded: a deadline due before the consortium's first
+    import (``first_import``, a local day) is history (kept, never reminded), an annual report of a year
+    up to ``reported_through`` is submitted, anything else is open (None)."""
+    if (reported_through is not None and rule_key and rule_key.startswith("annual:")
+            and int(rule_key.split(":", 1)[1]) <= reported_through):
+        return SUBMITTED
+    if due_on < first_import:
+        return HISTORY
+    return None
+
+
+# -- the status state machine ------------------------------------------------------------------
+#
+#   open ──report (contact)──▶ reported ──confirm──▶ submitted
+#     ▲                          │  └──return──▶ open
+#     └──────reopen── history    └──waive──▶ waived
+#   open / reported / history ──confirm──▶ submitted;  ──waive──▶ waived
+#
+# Every action is idempotent: doing again what is already done changes nothing (``changed`` False).
+
+REPORT, CONFIRM, RETURN, WAIVE, REOPEN = "report", "confirm", "return", "waive", "reopen"
+ACTIONS = (REPORT, CONFIRM, RETURN, WAIVE, REOPEN)
+OFFICER_ACTIONS = (CONFIRM, RETURN, WAIVE, REOPEN)
+
+_TRANSITIONS: dict[tuple[str, str], str] = {
+    (OPEN, REPORT): REPORTED,
+    (OPEN, CONFIRM): SUBMITTED, (REPORTED, CONFIRM): SUBMITTED, (HISTORY, CONFIRM): SUBMITTED,
+    (REPORTED, RETURN): OPEN,
+    (OPEN, WAIVE): WAIVED, (REPORTED, WAIVE): WAIVED, (HISTORY, WAIVE): WAIVED,
+    (HISTORY, REOPEN): OPEN,
+}
+_IDEMPOTENT: dict[str, tuple[str, ...]] = {
+    REPORT: (REPORTED,), CONFIRM: (SUBMITTED,), RETURN: (OPEN,), WAIVE: (WAIVED,), REOPEN: (),
+}
+
+
+class TransitionError(ValueError):
+    """The action does not apply to the deadline's current state; ``reason`` names why (an i18n suffix)."""
+
+    def __init__(self, state: str, action: str, reason: str) -> None:
+        super().__init__(f"cannot {action} a deadline that is {state}")
+        self.state, self.action, self.reason = state, action, reason
+
+
+@dataclass(frozen=True)
+class Transition:
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def state_of(status: str | None, reported_by: int | None) -> str:
+    """The state of a stored deadline (status column + who reported it)."""
+    if status in CLOSED:
+        return status
+    return REPORTED if reported_by is not None else OPEN
+
+
+def transition(state: str, action: str) -> Transition:
+    """The one place that decides what an action does to a deadline's state.
+
+    Returns the new state (unchanged when the action was already done: idempotent), or raises
+    :class:`TransitionError` with a reason: ``not_history`` (reopen of a deadline that is not
+    history), ``closed`` (the deadline is submitted, waived or history and the action does not
+    apply to that), ``bad_action`` (an unknown state or action).
+    """
+    if state not in STATES or action not in ACTIONS:
+        raise TransitionError(state, action, "bad_action")
+    if state in _IDEMPOTENT[action]:
+        return Transition(state, state)
+    after = _TRANSITIONS.get((state, action))
+    if after is not None:
+        return Transition(state, after)
+    if action == REOPEN:
+        raise TransitionError(state, action, "not_history")
+    raise TransitionError(state, action, "closed")
+
+
+def stored(state: str) -> str | None:
+    """The status column's value for a state (open and reported are both None there)."""
+    return state if state in CLOSED else None
 
 
 def days_left(due_on: date, today: date) -> int:
@@ -106,6 +197,7 @@ class Policy:
     overdue_daily_days: int = 7
     digest_weekday: int = 0  # Monday
     min_gap_hours: float = 12.0  # see the module docstring
+    send_window_hours: float = 6.0  # reminders go out from the send hour until this many hours later
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_gap_hours < 24:
@@ -118,6 +210,7 @@ class Policy:
             tz=ZoneInfo(settings.tz_name), send_hour=settings.reminder_send_hour,
             days_before=tuple(sorted(set(settings.reminder_days_before), reverse=True)),
             overdue_daily_days=settings.overdue_daily_days, digest_weekday=settings.digest_weekday,
+            send_window_hours=float(getattr(settings, "reminder_send_window_hours", 6.0)),
         )
 
     def at(self, day: date) -> datetime:
@@ -207,7 +300,7 @@ def contact_stage(
     stage falls due within ``policy.min_gap_hours`` (it supersedes a late one). After a snooze has
     ended, the snooze stage wins unless a regular stage came later.
     """
-    if status in (SUBMITTED, WAIVED) or reported:
+    if status in CLOSED or reported:
         return None
     if snoozed_until is not None and now < snoozed_until:
         return None
@@ -230,7 +323,7 @@ def officer_alert_stage(
     alert of their own: they are listed in the weekly digest and by /overdue instead of flooding the
     officers with one message each.
     """
-    if status in (SUBMITTED, WAIVED):
+    if status in CLOSED:
         return None
     at = policy.at(due_on + timedelta(days=1))
     if at > now or (policy.local_date(now) - due_on).days > window_days:
@@ -247,6 +340,92 @@ def digest_stage(now: datetime, policy: Policy) -> Stage:
         day -= timedelta(days=7)
     iso = day.isocalendar()
     return Stage(f"digest:{iso.year}-W{iso.week:02d}", policy.at(day))
+
+
+def in_send_window(now: datetime, policy: Policy) -> bool:
+    """Whether ``now`` is within the day's sending window: from the send hour (in ``policy.tz``) until
+    ``send_window_hours`` later. Outside it nothing regular goes out: a pass after downtime at 20:29
+    waits for the next send hour instead of catching up in the evening."""
+    start = policy.at(policy.local_date(now))
+    return start <= now < start + timedelta(hours=policy.send_window_hours)
+
+
+# -- planning: what is due for whom at ``now`` ------------------------------------------------
+
+CONTACT_JOB, ALERT_JOB, DIGEST_JOB = "contact", "alert", "digest"
+
+
+class Job(NamedTuple):
+    deadline_id: int  # 0 for the digest
+    recipient: int
+    stage: str
+    kind: str  # contact | alert | digest
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return (self.deadline_id, self.recipient, self.stage)
+
+
+class DeadlineLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def consortium_id(self) -> int: ...
+    @property
+    def due_on(self) -> date: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def reported_by(self) -> int | None: ...
+
+
+def plan_jobs(
+    rows: Iterable[DeadlineLike], contacts: Mapping[int, Sequence[int]], officers: Sequence[int], now: datetime,
+    policy: Policy, snoozes: Mapping[tuple[int, int], datetime] | None = None,
+) -> tuple[list[Job], set[int]]:
+    """Every message due at ``now``: contact stages (each contact's own snooze), officers' overdue
+    alerts, the weekly digest (only on ``policy.digest_weekday``, within the send window — never on
+    start or when an officer joins mid-week). History, submitted and waived deadlines get nothing.
+
+    ``contacts``: consortium id → reachable chat ids; ``snoozes``: (deadline id, chat) → until.
+    Returns the jobs and the ids of the deadlines they are about. Pure: the caller reads the rows
+    and filters what the send ledger already holds.
+    """
+    snoozes = snoozes or {}
+    window = in_send_window(now, policy)
+    jobs: list[Job] = []
+    used: set[int] = set()
+    contact_stages: dict[date, Stage | None] = {}  # every annual report is due 12-31: compute once
+    alert_stages: dict[date, Stage | None] = {}
+    for row in rows:
+        if row.status in CLOSED or (not window and not snoozes):
+            continue
+        chats = contacts.get(row.consortium_id, ())
+        if row.reported_by is None and chats:
+            if row.due_on not in contact_stages:
+                contact_stages[row.due_on] = contact_stage(row.due_on, now, policy) if window else None
+            base = contact_stages[row.due_on]
+            for chat in chats:
+                until = snoozes.get((row.id, chat))
+                st = base
+                if until is not None:
+                    st = contact_stage(row.due_on, now, policy, snoozed_until=until)
+                    if st is not None and not window and not st.key.startswith("snooze:"):
+                        st = None
+                if st is not None:
+                    jobs.append(Job(row.id, chat, st.key, CONTACT_JOB))
+                    used.add(row.id)
+        if window:
+            if row.due_on not in alert_stages:
+                alert_stages[row.due_on] = officer_alert_stage(row.due_on, now, policy)
+            al = alert_stages[row.due_on]
+            if al is not None and officers:
+                jobs.extend(Job(row.id, o, al.key, ALERT_JOB) for o in officers)
+                used.add(row.id)
+    if window and policy.local_date(now).weekday() == policy.digest_weekday:
+        digest = digest_stage(now, policy)
+        jobs.extend(Job(0, o, digest.key, DIGEST_JOB) for o in officers)
+    return jobs, used
 
 
 def stage_label(key: str) -> tuple[str, int | None]:
@@ -267,8 +446,48 @@ def horizon(today: date, policy: Policy) -> date:
 
 
 __all__ = [
-    "ANNUAL", "CLAUSE_ANNUAL", "CLAUSE_END_OF_TERM", "CUSTOM", "DUE_SOON", "END_OF_TERM", "OVERDUE", "ROUTES",
-    "SUBMITTED", "UPCOMING", "WAIVED", "DerivedDeadline", "Policy", "Stage", "clause_label", "contact_stage",
-    "days_left", "deadline_status", "derive_deadlines", "digest_stage", "horizon", "officer_alert_stage",
+    "ACTIONS",
+    "ANNUAL",
+    "CLAUSE_ANNUAL",
+    "CLAUSE_END_OF_TERM",
+    "CLOSED",
+    "CONFIRM",
+    "CUSTOM",
+    "DUE_SOON",
+    "END_OF_TERM",
+    "HISTORY",
+    "OFFICER_ACTIONS",
+    "OPEN",
+    "OVERDUE",
+    "REOPEN",
+    "REPORT",
+    "REPORTED",
+    "RETURN",
+    "ROUTES",
+    "STATES",
+    "SUBMITTED",
+    "UPCOMING",
+    "WAIVE",
+    "WAIVED",
+    "DerivedDeadline",
+    "Job",
+    "Policy",
+    "Stage",
+    "Transition",
+    "TransitionError",
+    "clause_label",
+    "contact_stage",
+    "days_left",
+    "deadline_status",
+    "derive_deadlines",
+    "digest_stage",
+    "history_status",
+    "horizon",
+    "in_send_window",
+    "officer_alert_stage",
+    "plan_jobs",
     "stage_label",
+    "state_of",
+    "stored",
+    "transition",
 ]

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base
@@ -22,6 +33,9 @@ class Consortium(Base):
     recommending_unit: Mapped[str] = mapped_column(String(200), default="")
     approved_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+    # the local day of its first import: rule deadlines due before it are history (never reminded)
+    first_imported_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reported_through: Mapped[int | None] = mapped_column(Integer, nullable=True)  # last year whose report is done
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -59,7 +73,8 @@ class Deadline(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     due_on: Mapped[date] = mapped_column(Date)
     clause: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # submitted | waived
+    basis: Mapped[str] = mapped_column(String(300), default="")  # a custom deadline's own basis text
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None (open) | submitted | waived | history
     status_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_at: Mapped[datetime | None] = mapped_column(nullable=True)
     reported_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # contact said "submitted"
@@ -69,6 +84,39 @@ class Deadline(Base):
     created_at: Mapped[datetime]
 
     consortium: Mapped[Consortium] = relationship(back_populates="deadlines")
+
+
+class ContactSnooze(Base):
+    """One contact's "remind me tomorrow" for one deadline (other contacts' schedules do not move)."""
+
+    __tablename__ = "deadline_snoozes"
+    __table_args__ = (UniqueConstraint("deadline_id", "chat_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[datetime]
+
+
+class OfficerNotice(Base):
+    """A message about one deadline that went to an officer with buttons (a report to confirm, an
+    overdue alert): when any officer acts, the other copies are edited to say who did what."""
+
+    __tablename__ = "officer_notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(Integer, index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # report | alert
+    created_at: Mapped[datetime]
+
+
+class SendPace(Base):
+    """The shared send pace of every process using one bot token: the time (seconds, a shared clock)
+    before which no further send may start. One row per token key."""
+
+    __tablename__ = "send_pace"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)
 
 
 class ReminderSend(Base):
@@ -83,11 +131,14 @@ class ReminderSend(Base):
     deadline_id: Mapped[int] = mapped_column(Integer)
     recipient: Mapped[int] = mapped_column(BigInteger)
     stage: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # claimed | sent | retry | failed | forbidden
+    status: Mapped[str] = mapped_column(String(16))  # claimed | sent | retry | failed (given up) | forbidden
     claim_token: Mapped[str] = mapped_column(String(32))
     claimed_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)  # wall clock: the owner is alive until then
+    first_failed_at: Mapped[datetime | None] = mapped_column(nullable=True)  # for REMINDER_GIVE_UP_HOURS
+    reported_at: Mapped[datetime | None] = mapped_column(nullable=True)  # a given-up message told to the officers
     error: Mapped[str] = mapped_column(Text, default="")
 
 

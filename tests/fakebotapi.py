@@ -28,6 +28,31 @@ BOT_USERNAME = "consortium_test_bot"
 
 
 @dataclass
+class Fault:
+    """A misbehaviour of the server for one chat (or every chat: ``chat`` None) while it is active:
+    for ``seconds`` after it was added (None: no time limit) and at most ``times`` requests (None: no
+    limit). Kinds: ``429`` (flood control with ``retry_after``), ``500`` (server error), ``drop_before``
+    (the connection is cut before the message is accepted), ``drop_after`` (accepted, then cut — the
+    sender cannot know it went out), ``stall`` (accepted, the answer comes ``stall`` seconds late)."""
+
+    kind: str
+    chat: int | None = None
+    seconds: float | None = None
+    times: int | None = None
+    retry_after: int = 1
+    stall: float = 2.0
+    added: float = field(default_factory=time.monotonic)
+    hits: int = 0
+
+    def active(self, chat: int) -> bool:
+        if self.chat is not None and self.chat != chat:
+            return False
+        if self.seconds is not None and time.monotonic() - self.added > self.seconds:
+            return False
+        return self.times is None or self.hits < self.times
+
+
+@dataclass
 class Call:
     method: str
     params: dict[str, Any]
@@ -56,6 +81,8 @@ class FakeBotAPI:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, message_id) -> message
+        self.faults: list[Fault] = []
+        self.delivered: list[tuple[int, str]] = []  # (chat, text) of every message accepted, in order
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,7 +123,26 @@ class FakeBotAPI:
                     self._send(401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}')
                     return
                 params, files = server._parse(self.headers.get("Content-Type", ""), body, parsed.query)
+                fault = server._fault(parts[1], params)
+                if fault is not None and fault.kind in ("429", "500"):
+                    code, desc = (429, "Too Many Requests: retry after") if fault.kind == "429" else \
+                        (500, "Internal Server Error")
+                    payload: dict[str, Any] = {"ok": False, "error_code": code, "description": desc}
+                    if fault.kind == "429":
+                        payload["parameters"] = {"retry_after": fault.retry_after}
+                    self._send(code, json.dumps(payload).encode())
+                    return
+                if fault is not None and fault.kind == "drop_before":
+                    self.close_connection = True
+                    self.request.shutdown(socket.SHUT_RDWR)
+                    return
                 status, payload = server.dispatch(parts[1], params, files)
+                if fault is not None and fault.kind == "drop_after":
+                    self.close_connection = True
+                    self.request.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault is not None and fault.kind == "stall":
+                    time.sleep(fault.stall)
                 self._send(status, json.dumps(payload).encode())
 
             def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
@@ -136,6 +182,27 @@ class FakeBotAPI:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- faults ------------------------------------------------------------
+    def add_fault(self, kind: str, chat: int | None = None, **kw: Any) -> Fault:
+        fault = Fault(kind, chat, **kw)
+        with self._cond:
+            self.faults.append(fault)
+        return fault
+
+    def _fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        if method not in ("sendMessage", "sendDocument") or "chat_id" not in params:
+            return None
+        try:
+            chat = int(params["chat_id"])
+        except (TypeError, ValueError):
+            return None
+        with self._cond:
+            for fault in self.faults:
+                if fault.active(chat):
+                    fault.hits += 1
+                    return fault
+        return None
 
     # -- request parsing -------------------------------------------------
     @staticmethod
@@ -203,6 +270,7 @@ class FakeBotAPI:
                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Consortium"}, **fields}
         self.messages[(chat_id, msg["message_id"])] = msg
+        self.delivered.append((chat_id, str(fields.get("text") or fields.get("caption") or "")))
         return msg
 
     def api_sendMessage(self, params: dict[str, Any], files: Any) -> Any:

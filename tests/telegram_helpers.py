@@ -26,3 +26,5 @@ async def running_bot(app: App, api: FakeBotAPI) -> AsyncIterator[None]:
         finally:
             await application.updater.stop()
             await application.stop()
+            if application.post_shutdown is not None:  # run_polling calls it too
+                await application.post_shutdown(application)

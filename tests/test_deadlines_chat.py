@@ -33,8 +33,10 @@ def text_of(out: Outcome) -> str:
 
 
 def setup_registry(app: App) -> None:
+    """Imported on 2024-12-01, before any deadline fell due: none is history."""
     seed(app.db, record("滇中新材料创新联合体", date(2026, 3, 1), date(2028, 6, 30), (CONTACT,)),
-         record("绿色铝创新联合体", date(2024, 12, 20), date(2029, 12, 20), (1003,), route="bottom_up"))
+         record("绿色铝创新联合体", date(2024, 12, 20), date(2029, 12, 20), (1003,), route="bottom_up"),
+         now=utc(2024, 12, 1))
 
 
 def test_officer_commands_are_refused_to_others(app: App) -> None:
@@ -106,8 +108,7 @@ def test_contact_flow_report_confirm_snooze_calendar(app: App) -> None:
     # snooze
     assert press(app, CONTACT, f"dl:snz:{dl}").toast == "好的，明天此时再提醒您。"
     with app.db.session() as s:
-        got = rr.get_deadline(s, dl)
-        assert got is not None and got.snoozed_until == NOW + timedelta(days=1)
+        assert rr.snoozes(s) == {(dl, CONTACT): NOW + timedelta(days=1)}  # this contact's only
     # report submitted → officers are told, with confirm buttons
     out = press(app, CONTACT, f"dl:rep:{dl}")
     assert "工作人员确认后即停止提醒" in text_of(out)
@@ -181,7 +182,7 @@ def test_officer_upload(app: App) -> None:
     bad = csv_bytes("甲,牵头,领域,top_down,,2025-01-01,2028-01-01,1", "甲,牵头,领域,top_down,,2025-01-01,2028-01-01,2",
                     encoding="gbk")
     out = upload(app, OFFICER, "reg.csv", bad)
-    assert "1 处错误" in text_of(out) and "line 3: duplicate name" in text_of(out)
+    assert "1 处错误" in text_of(out) and "第 3 行：名称“甲”重复（首次出现在第 2 行）" in text_of(out)
     with app.db.session() as s:
         assert rr.count_consortia(s) == 0
     good = csv_bytes("甲,牵头,领域,top_down,,2025-01-01,2028-01-01,1",

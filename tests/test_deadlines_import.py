@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from bot.registry_io import RegistryFileError, export_registry, import_registry, parse_registry
 from checks.deadlines import SUBMITTED
 from storage import registry_repo as rr
 from storage.db import Database
+from storage.registry_file import Limits, RegistryFileError, export_registry, import_registry, parse_registry
 from tests.deadlines_helpers import HEADER, csv_bytes, deadline_id, utc
 
 ROW_A = "云南高原特色农业创新联合体,云南某农业集团,高原特色农业,top_down,,2025-03-01,2028-06-30,1001;1002"
@@ -64,7 +64,7 @@ BAD_ROWS = [
     ("甲,牵头,领域,top_down,,2025-13-01,2028-06-30,1", "approved_on '2025-13-01' is not a date"),
     ("乙,牵头,领域,top_down,,2026-05-01,2026-04-30,1", "ends_on 2026-04-30 is before approved_on 2026-05-01"),
     ("丙,牵头,领域,sideways,,2025-01-01,2028-01-01,1", "unknown route 'sideways'"),
-    ("丁,牵头,领域,top_down,,2025-01-01,2028-01-01,12ab", "'12ab' is not a numeric Telegram chat id"),
+    ("丁,牵头,领域,top_down,,2025-01-01,2028-01-01,12ab", "'12ab' is not a Telegram chat id"),
     ("甲,牵头,领域,top_down,,2025-01-01,2028-01-01,1", "duplicate name '甲' (first on line 4)"),
     (",牵头,领域,top_down,,2025-01-01,2028-01-01,1", "name is empty"),
     ("己,牵头,领域,bottom_up,,2025-01-01,2028-01-01,1", "recommending_unit is empty: a bottom_up consortium needs"),
@@ -99,12 +99,12 @@ def test_file_level_problems() -> None:
     with pytest.raises(RegistryFileError, match="neither UTF-8 nor GBK"):
         parse_registry(b"name\xff\xfe\xfa\x80\x81,x\n")
     with pytest.raises(RegistryFileError, match="too large"):
-        parse_registry(b"x" * (5 * 1024 * 1024 + 1))
+        parse_registry(b"x" * (10 * 1024 * 1024 + 1))
     with pytest.raises(RegistryFileError, match=r"not a readable \.xlsx"):
         parse_registry(b"PK\x03\x04garbage", "reg.xlsx")
     with pytest.raises(RegistryFileError, match="too many rows"):
-        rows = [f"名{i},牵头,领域,top_down,,2025-01-01,2028-01-01,{i}" for i in range(20_001)]
-        parse_registry(csv_bytes(*rows))
+        rows = [f"名{i},牵头,领域,top_down,,2025-01-01,2028-01-01,{i + 1}" for i in range(101)]
+        parse_registry(csv_bytes(*rows), limits=Limits(max_rows=100))
 
 
 def _xlsx(rows: list[list[object]]) -> bytes:
@@ -149,7 +149,7 @@ def test_export_round_trip(db: Database, tmp_path: Path) -> None:
     out_csv, out_xlsx = tmp_path / "out.csv", tmp_path / "out.xlsx"
     assert export_registry(db, out_csv) == 2 and export_registry(db, out_xlsx) == 2
     text = out_csv.read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0] == HEADER + ",deadlines"
+    assert text.splitlines()[0] == HEADER + ",reported_through,deadlines"
     assert "annual:2024@2024-12-31=submitted" in text and "end_of_term@2029-12-20=open" in text
     wb = load_workbook(out_xlsx)
     assert wb.sheetnames == ["registry", "deadlines"]
@@ -157,9 +157,10 @@ def test_export_round_trip(db: Database, tmp_path: Path) -> None:
     assert statuses[("绿色铝创新联合体", "annual:2024")] == "submitted"
     # the same words as the CSV export: an unmarked deadline is "open" in both, never empty / None
     assert statuses[("绿色铝创新联合体", "end_of_term")] == "open"
-    assert set(statuses.values()) == {"submitted", "open"}
-    xlsx_cells = {r[0]: r[8] for r in wb["registry"].iter_rows(min_row=2, values_only=True)}
-    csv_cells = {r[0]: r[8] for r in csv.reader(io.StringIO(text)) if r[0] != "name"}
+    assert statuses[("绿色铝创新联合体", "annual:2025")] == "history"  # due before the first import
+    assert set(statuses.values()) == {"submitted", "open", "history"}
+    xlsx_cells = {r[0]: r[9] for r in wb["registry"].iter_rows(min_row=2, values_only=True)}
+    csv_cells = {r[0]: r[9] for r in csv.reader(io.StringIO(text)) if r[0] != "name"}
     assert xlsx_cells == csv_cells
     before = registry(db)
     for path in (out_csv, out_xlsx):  # the export imports back unchanged

@@ -55,10 +55,21 @@ async def test_upload_report_and_confirm_over_telegram(tg_app: App, api: FakeBot
         assert "报告已报送" in note["text"]
         note_msg = api.last_message(OFFICER)
         api.press(OFFICER, note_msg["message_id"], f"dl:ok:{dl}")
-        assert "已标记为已报送" in (await reply_to(api, OFFICER, 2))["text"]
+        edited = await asyncio.to_thread(api.wait_reply, OFFICER, 0, "editMessageText")
+        assert "已标记为已报送" in edited.params["text"] and edited.params["message_id"] == note_msg["message_id"]
         assert "工作人员已确认报送" in (await reply_to(api, CONTACT, 2))["text"]
+        api.press(OFFICER, note_msg["message_id"], f"dl:ok:{dl}")  # a stale second press: the state now
+        again = await asyncio.to_thread(api.wait_reply, OFFICER, 1, "editMessageText")
+        assert "已是“已报送”" in again.params["text"]
 
         api.send_text(OFFICER, "/submitted 99999")
-        assert "没有编号为 #99999 的截止日期" in (await reply_to(api, OFFICER, 3))["text"]
+        assert "没有编号为 #99999 的截止日期" in (await reply_to(api, OFFICER, 2))["text"]
         api.send_text(STRANGER, "/due")
         assert "仅限省科技厅工作人员" in (await reply_to(api, STRANGER, 1))["text"]
+    # the "/" menu was set at start: everyone's commands, and the officers' in the officer's chat
+    menus = {(str((c.params.get("scope") or {}).get("type")), (c.params.get("scope") or {}).get("chat_id"),
+              c.params.get("language_code")): [x["command"] for x in c.params["commands"]]
+             for c in api.calls_of("setMyCommands")}
+    assert "due" not in menus[("default", None, None)] and "help" in menus[("default", None, None)]
+    assert {"due", "consortia", "reopen", "help"} <= set(menus[("chat", OFFICER, None)])
+    assert "grant" not in menus[("chat", OFFICER, None)] and ("chat", OFFICER, "en") in menus

@@ -24,8 +24,8 @@ import pytest
 from bot import core, telegram_app
 from bot.app import App, build_app
 from bot.core import Incoming
-from bot.registry_io import import_registry
 from storage import repo
+from storage.registry_file import import_registry
 from tests.conftest import ROOT, make_settings
 from tests.fakebotapi import BOT_USERNAME, FakeBotAPI
 from tests.telegram_helpers import running_bot

@@ -28,7 +28,7 @@ def _target(ctx: Ctx) -> int | None:
 def grant(ctx: Ctx) -> Reply:
     target = _target(ctx)
     if target is None:
-        return Reply(ctx.t("admin.need_id", command="/grant"))
+        return ctx.usage(Reply(ctx.t("admin.need_id", command="/grant")))
     with ctx.app.db.session() as s:
         created = repo.grant_role(s, target, OFFICER, ctx.user.id, ctx.now)
     return Reply(ctx.t("admin.granted" if created else "admin.already", id=target))
@@ -37,7 +37,7 @@ def grant(ctx: Ctx) -> Reply:
 def revoke(ctx: Ctx) -> Reply:
     target = _target(ctx)
     if target is None:
-        return Reply(ctx.t("admin.need_id", command="/revoke"))
+        return ctx.usage(Reply(ctx.t("admin.need_id", command="/revoke")))
     if target in ctx.app.settings.officer_chat_ids or target in ctx.app.settings.admin_chat_ids:
         return Reply(ctx.t("admin.configured", id=target))
     with ctx.app.db.session() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.core import ADMIN, OFFICER, Button, Ctx, Outcome, Reply, esc
+from bot.core import ADMIN, OFFICER, Button, Ctx, Outcome, Reply, as_outcome, esc
 from storage import repo
 
 if TYPE_CHECKING:
@@ -14,10 +14,9 @@ SCHEME_TITLE = "云南省创新联合体建设管理工作方案（试行）"
 
 
 def start(ctx: Ctx) -> Outcome:
-    if ctx.args:  # deep link: /start <invite code>
-        from bot.features.admin import redeem
-
-        return redeem(ctx, ctx.args)
+    join = ctx.app.router.commands.get("join")
+    if ctx.args and join is not None:  # deep link: /start <invite code> — what /join does
+        return as_outcome(join.handler(ctx))
     text = ctx.t("general.welcome", title=esc(SCHEME_TITLE), name=esc(ctx.msg.first_name or ""))
     return Outcome([Reply(text, menu=True)])
 
