@@ -38,6 +38,30 @@ def dense_separation(svc: object, questions: dict) -> None:
           f"out-of-scope topics)")
 
 
+def answers_report(svc: object, questions: dict) -> None:
+    """The answers as people read them: does the lead state the fact (items with ``lead_has``), do English
+    leads stay English, how long is a Chinese reply."""
+    import re
+    import statistics
+    from datetime import date
+
+    items = questions.get("in_scope", [])
+    answers = svc.answer_many([it["q"] for it in items], today=date(2026, 12, 1))  # type: ignore[attr-defined]
+    facts = [(it, a) for it, a in zip(items, answers, strict=True) if it.get("lead_has")]
+    stated = sum(any(str(x).lower() in a.lead.lower() for x in it["lead_has"]) for it, a in facts)
+    en = [a for a in answers if a.lang == "en" and a.kind == "answer"]
+    clean = sum(not re.search(r"[\u4e00-\u9fff]", re.sub(r"\([^)]*\)|（[^）]*）|《[^》]*》", "", a.lead)) for a in en)
+    zh = [len(a.text()) for a in answers if a.lang == "zh" and a.kind == "answer"]
+    parts = []
+    if facts:
+        parts.append(f"lead states the fact {stated}/{len(facts)} = {stated / len(facts):.3f}")
+    if en:
+        parts.append(f"English leads without Chinese {clean}/{len(en)}")
+    if zh:
+        parts.append(f"Chinese reply median {statistics.median(zh):.0f} chars (p90 {sorted(zh)[int(0.9 * (len(zh) - 1))]})")
+    print("   answers: " + "; ".join(parts))
+
+
 def main() -> int:
     from knowledge.evaluate import evaluate, load_questions
     from knowledge.service import QAService
@@ -64,7 +88,7 @@ def main() -> int:
         print(f"{path.name:<28} {res.n_in:>4} {res.n_out:>5} {m['hit@1']:>6.3f} {m['hit@3']:>6.3f} "
               f"{m['mrr@5']:>6.3f} {m['oos_refusal_rate']:>7.3f} {m['false_refusal_rate']:>9.3f}"
               f" {m['clarified_in']:>7.3f} {m['clarified_out']:>8.3f}  ({'train' if 'heldout' not in path.name else 'HELD-OUT'})")
-        dense_separation(svc, load_questions(path))
+        answers_report(svc, load_questions(path))
         if args.misses:
             for miss in res.misses:
                 print("   miss:", miss)

@@ -88,6 +88,22 @@ def refresh_qa(app: App) -> bool:
     return True
 
 
+_seen: dict[int, str] = {}  # id(app) → the published set's fingerprint the Q&A service was given
+
+
+def refresh_if_changed(app: App) -> bool:
+    """Hand the Q&A service the published documents when their fingerprint changed since last time (one
+    cheap query; replicas poll this so a document published elsewhere is answered from everywhere)."""
+    if app.built_service("qa") is None:
+        return False
+    now = DocumentStore(app.db).fingerprint()
+    before = _seen.setdefault(id(app), now)
+    if now == before:
+        return False
+    _seen[id(app)] = now
+    return refresh_qa(app)
+
+
 # -- renderings ----------------------------------------------------------------------------------
 
 def list_json(metas: Sequence[DocumentMeta], today: date) -> list[dict[str, Any]]:

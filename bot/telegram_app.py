@@ -262,6 +262,10 @@ def build_application(app: App) -> Application:
             qa = await asyncio.to_thread(app.service, "qa")  # dictionary: all before the first question
             await asyncio.to_thread(qa.answer, "牵头单位应具备哪些条件？")
         await set_commands(application.bot, app)
+        if application.job_queue is not None and app.has_service("qa"):
+            # another replica may publish or withdraw a document: follow the database's published set
+            application.job_queue.run_repeating(_documents_job, interval=DOCUMENTS_POLL_SECONDS,
+                                                first=DOCUMENTS_POLL_SECONDS, name="documents")
         if application.job_queue is not None and _reminders_available():
             # reminders go through a Bot without the rate limiter's own retries: one retry policy
             # (bot/reminders.py) for the bot and the CLI
@@ -353,6 +357,20 @@ async def _reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await reminders.reminder_tick(app, TelegramNotifier(bot), utcnow())
     except Exception as exc:  # the loop must survive a failing tick (a full disk fails every tick: log it once)
         _failures.error(failure_key(exc, "tick:"), "reminder tick failed", exc_info=exc)
+
+
+DOCUMENTS_POLL_SECONDS = 60
+
+
+async def _documents_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reload the Q&A documents when the published set changed (another replica, or the CLI)."""
+    from bot.documents_io import refresh_if_changed
+
+    app: App = context.application.bot_data[APP_KEY]
+    try:
+        await asyncio.to_thread(refresh_if_changed, app)
+    except Exception as exc:  # never stop the job queue
+        _failures.error(failure_key(exc, "documents:"), "document reload failed", exc_info=exc)
 
 
 def run_bot(app: App, webhook_url: str | None = None) -> None:

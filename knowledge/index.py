@@ -161,21 +161,39 @@ class DenseIndex:
             client = chroma_client(self.path)
             client.list_collections()
             return client
-        except Exception as exc:
-            if isinstance(exc, PermissionError):
-                raise
-            aside = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d%H%M%S')}")
-            log.warning("the Chroma index at %s cannot be opened (%s); moved aside to %s and rebuilt",
-                        self.path, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, aside)
-            try:
-                shutil.move(str(self.path), str(aside))
-            except OSError:
-                shutil.rmtree(self.path, ignore_errors=True)
-            self.healed = True
-            return chroma_client(self.path)
+        except Exception as exc:  # any failure to open derived data: rebuild it
+            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                raise  # read-only or full disk: not the index's fault (one line from the CLI)
+            return self._heal(exc)
+
+    def _heal(self, exc: BaseException) -> Any:
+        """Move the broken directory aside (it is derived from the documents) and start a new one."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        aside = self.path.with_name(f"{self.path.name}.broken-{time.strftime('%Y%m%d%H%M%S')}")
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        log.warning("the Chroma index at %s cannot be opened (%s); moved aside to %s and rebuilt", self.path, reason,
+                    aside)
+        SharedSystemClient.clear_system_cache()  # forget the cached handle of the broken directory
+        try:
+            shutil.move(str(self.path), str(aside))
+        except OSError:
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.healed = True
+        return chroma_client(self.path)
 
     def sync(self, parts: dict[str, list[Unit]], clause_order: Sequence[str], *, force: bool = False) -> IndexInfo:
-        """Make the collections hold exactly ``parts``; re-embed only the parts whose hash changed."""
+        """Make the collections hold exactly ``parts``; re-embed only the parts whose hash changed. An index
+        that fails while being read is rebuilt once."""
+        try:
+            return self._sync(parts, clause_order, force)
+        except Exception as exc:
+            if isinstance(exc, OSError) or self.healed:
+                raise
+            self.client = self._heal(exc)
+            return self._sync(parts, clause_order, True)
+
+    def _sync(self, parts: dict[str, list[Unit]], clause_order: Sequence[str], force: bool) -> IndexInfo:
         model_id = self.embeddings.model_id
         hashes = {p: part_hash(us, model_id) for p, us in parts.items()}
         actions: list[str] = []
@@ -188,7 +206,7 @@ class DenseIndex:
             self.collections[name] = store._collection
             if name == PASSAGES:
                 self.store = store
-        action = next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
+        action = "built" if self.healed else next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
         self.clause_pos = {cid: i for i, cid in enumerate(clause_order)}
         total = sum(len(u) for u in parts.values())
         digest = hashlib.sha256("".join(sorted(hashes.values())).encode()).hexdigest()[:32]

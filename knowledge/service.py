@@ -32,7 +32,6 @@ from knowledge.documents import (
     SCHEME_ID,
     DocumentMeta,
     bundled_scheme,
-    document_noun,
     notice_on,
     status_on,
     validity_summary,
@@ -440,7 +439,9 @@ class QAService:
 
     def outcome(self, ret: Retrieval) -> tuple[str, float]:
         """answer / clarify / refused, and the gate's probability that the documents answer it."""
-        if ret.query.oos_shapes:  # about the assistant, another jurisdiction, facts the documents lack
+        if ret.query.oos_shapes:  # about the assistant, another jurisdiction, facts the scheme lacks …
+            if self._answered_by_a_notice(ret):  # … unless a loaded notice says them (dates, amounts)
+                return "answer", 1.0
             return "refused", 0.0
         if ret.features.get("explicit"):
             return "answer", 1.0
@@ -533,6 +534,17 @@ class QAService:
             return self.corpus.clauses[cid].title or ""
         return card.gist.en if lang == "en" else card.gist.zh
 
+    def _answered_by_a_notice(self, ret: Retrieval) -> bool:
+        """A question about facts only a yearly notice gives (application dates, funding amounts): answered
+        when an added document's clause is among the best three; that clause is moved first."""
+        if len(self.metas) < 2 or self.analyzer.lexicon.partial_topics(ret.query.text) is None:
+            return False
+        added = [h for h in ret.hits[:3] if self.doc_of.get(h.clause, SCHEME_ID) != SCHEME_ID]
+        if not added:
+            return False
+        ret.hits = [added[0], *(h for h in ret.hits if h is not added[0])]
+        return True
+
     def _newer_first(self, hits: list[Hit], today: date | None) -> list[Hit]:
         """A clause of a document that a newer one superseded goes after the newer document's best clause
         (the old rule is then only cited as history)."""
@@ -592,7 +604,8 @@ class QAService:
         """A clause of an added document is named with its document (《…办法》四、（四））."""
         if doc == SCHEME_ID or doc not in self.metas:
             return label
-        return f"{document_noun(self.metas[doc].title, lang)} {label}"
+        title = self.metas[doc].title.strip("《》")
+        return f"《{title}》{label}" if lang == "zh" else f"“{title}” {label}"
 
     def _quote(self, c: Clause, weights: dict[str, float], facet: Facet | None) -> tuple[str, str]:
         """The sentences that support the lead, in Chinese and in the card's reference translation: the

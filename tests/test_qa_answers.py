@@ -130,7 +130,7 @@ def test_english_gets_an_english_lead_and_the_reference_translation() -> None:
 
 # -- clarify, partial refusals, multi-part ----------------------------------------------------------
 def test_a_topic_the_scheme_covers_in_part_points_there() -> None:
-    ans = service().answer("省里给每个联合体多少钱", today=TODAY)
+    ans = service().answer("每个联合体补助多少钱", today=TODAY)
     assert ans.kind == "refused" and "方案没有规定" in ans.lead
     assert "7.1" in [cid for cid, _ in ans.related]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import corpus
+from knowledge.docparse import parse_document
 from knowledge.documents import DocumentMeta, bundled_scheme
 from knowledge.embeddings import HashingEmbeddings, NamedEmbeddings
 from knowledge.index import COLLECTIONS, DenseIndex, chroma_client, corpus_units, open_index, question_units
@@ -96,7 +97,8 @@ def test_default_service_reuses_its_index_and_searches_with_chroma() -> None:
 
 
 def test_an_added_document_is_searched_and_cited_with_its_id(tmp_path: Path) -> None:
-    notice = corpus.parse("云南省创新联合体申报通知\n一、申报时间\n2027年申报截止时间为2027年3月31日。\n二、支持额度\n每个创新联合体支持不超过500万元。")
+    text = "云南省创新联合体申报通知\n一、申报时间\n2027年申报截止时间为2027年3月31日。\n二、支持额度\n每个创新联合体支持不超过500万元。\n"
+    notice = parse_document(text.encode(), "notice.txt")
     meta = DocumentMeta(id="notice-2027", title="2027年创新联合体申报通知", issuer="云南省科学技术厅",
                         issued=date(2026, 11, 1), kind="notice")
     svc = QAService(SCHEME, HashingEmbeddings(), tmp_path / "chroma", documents=[bundled_scheme(SCHEME), (meta, notice)])

@@ -16,8 +16,8 @@ from tests.qa_helpers import service
 # floors at the measured values (README, benchmarks/qa_eval.py); held-out: never tuned on
 FLOORS = {
     "dev": {"hit@1": 0.96, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "paraphrases": {"hit@1": 0.93, "hit@3": 0.98, "oos_refusal_rate": 0.93, "false_refusal_rate": 0.01},
-    "heldout": {"hit@1": 0.82, "hit@3": 0.89, "oos_refusal_rate": 0.95, "false_refusal_rate": 0.07},
+    "paraphrases": {"hit@1": 0.94, "hit@3": 0.98, "oos_refusal_rate": 0.97, "false_refusal_rate": 0.007},
+    "heldout": {"hit@1": 0.88, "hit@3": 0.94, "oos_refusal_rate": 0.93, "false_refusal_rate": 0.021},
 }
 
 
