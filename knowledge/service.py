@@ -275,6 +275,11 @@ class QAService:
             out.append(ans)
         return out
 
+    # --- FAQ stub (gaps branch) ---
+    def set_faq(self, entries: Sequence[Any]) -> None:
+        self.faq = list(entries)
+    # --- end FAQ stub (gaps branch) ---
+
     def clause(self, cid: str) -> Clause | None:
         return self.corpus.get(cid.strip())
 

@@ -35,6 +35,8 @@ def _service(ctx: Ctx) -> QAService:
 
 
 def _buttons(ctx: Ctx, ans: Answer, answer_id: int) -> list[list[Button]]:
+    if ans.kind == "clarify":  # up to three topic buttons; the choice is logged for the knowledge gaps
+        return [[Button(label[:60], f"qa:pick:{answer_id}:{cid}")] for cid, label in ans.related[:3]]
     rows = [[Button(ctx.t("qa.btn_up"), f"qa:up:{answer_id}"), Button(ctx.t("qa.btn_down"), f"qa:down:{answer_id}")]]
     for c in ans.citations:
         rows.append([Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{c.clause}")])
@@ -52,7 +54,21 @@ def answer_text(ctx: Ctx, question: str) -> Outcome:
     with ctx.app.db.session() as s:
         answer_id = repo.log_answer(s, ctx.user.id, ctx.msg.chat_id, question, ans.lang, ans.clause_ids,
                                     ans.refused, ctx.now)
+    _gap_signal(ctx, question, ans, answer_id)
     return Outcome([Reply(ans.html(), buttons=_buttons(ctx, ans, answer_id))])
+
+
+def _gap_signal(ctx: Ctx, question: str, ans: Answer, answer_id: int) -> None:
+    """Refused / clarify outcomes and quick re-asks go to the knowledge-gaps log (never breaks an answer)."""
+    from bot import gaps
+
+    kind = ans.kind if ans.kind in ("answer", "refused", "clarify") else ("refused" if ans.refused else "answer")
+    offered = ans.clause_ids if kind != "clarify" else [c for c, _ in ans.related][:3] or ans.ranked[:3]
+    try:
+        gaps.on_answer(ctx.app.db, ctx.user.id, ctx.msg.chat_id, question, ans.lang, kind, offered, answer_id,
+                       ctx.now)
+    except Exception:
+        log.exception("could not log a knowledge-gap signal")
 
 
 def on_text(ctx: Ctx) -> Outcome:
@@ -100,6 +116,7 @@ def clause(ctx: Ctx) -> Reply:
 
 _FEEDBACK = re.compile(r"^qa:(up|down):(\d{1,18})$")
 _FULL = re.compile(r"^qa:full:([A-Za-z0-9.]{1,20})$")
+_PICK = re.compile(r"^qa:pick:(\d{1,18}):([A-Za-z0-9.]{1,20})$")  # clarify: the topic chosen
 
 
 def on_button(ctx: Ctx) -> Outcome:
@@ -111,7 +128,23 @@ def on_button(ctx: Ctx) -> Outcome:
             row = repo.get_answer(s, int(m.group(2)))
             ok = row is not None and row.chat_id == ctx.msg.chat_id and repo.record_feedback(
                 s, int(m.group(2)), ctx.user.id, vote, ctx.now)
+        if ok:
+            from bot import gaps
+
+            gaps.on_vote(ctx.app.db, int(m.group(2)), vote, ctx.now)
         return Outcome(toast=ctx.t("qa.thanks_feedback") if ok else ctx.t("core.stale_button"))
+    m = _PICK.match(data)
+    if m:  # a topic button of a clarify outcome: recorded for the knowledge-gaps view, then shown
+        with ctx.app.db.session() as s:
+            row = repo.get_answer(s, int(m.group(1)))
+        if row is not None and row.chat_id == ctx.msg.chat_id:
+            from bot import gaps
+
+            gaps.on_choice(ctx.app.db, int(m.group(1)), m.group(2))
+            reply = _clause_reply(ctx, m.group(2))
+            if reply is not None:
+                return Outcome([reply])
+        return Outcome(toast=ctx.t("core.stale_button"))
     m = _FULL.match(data)
     if m:
         reply = _clause_reply(ctx, m.group(1))
