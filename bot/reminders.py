@@ -339,17 +339,25 @@ async def run_once(
             digest_rows = (rr.due_between(s, p.today, p.today + timedelta(days=rules.DUE_SOON_DAYS)),
                            rr.overdue(s, p.today))
     pacer = Pacer(send_rate if send_rate is not None else settings.reminder_send_rate, sleep, clock)
+    gap_extras: dict[str, tuple[str, Document | None]] = {}
     newly_unreachable: dict[int, list[str]] = {}
     for job, ledger_id in claimed:
         lang = langs.get(job.recipient, "zh")
+        chart = None
         if job.kind == DIGEST:
             assert digest_rows is not None
-            reply = Reply(digest_text(digest_rows[0], digest_rows[1], p.today, lang))
+            text = digest_text(digest_rows[0], digest_rows[1], p.today, lang)
+            if lang not in gap_extras:
+                gap_extras[lang] = gaps_digest(db, settings, now, lang)
+            gap_text, chart = gap_extras[lang]
+            reply = Reply(text + ("\n\n" + gap_text if gap_text else ""))
         elif job.kind == ALERT:
             reply = alert_reply(p.rows[job.deadline_id], p.today, lang)
         else:
             reply = reminder_reply(p.rows[job.deadline_id], p.today, lang)
         status = await _deliver(notifier, job.recipient, reply, pacer, sleep)
+        if chart is not None and status.status is SendStatus.OK:  # the digest's picture, best effort
+            await _deliver(notifier, job.recipient, Reply(chart.caption, document=chart), pacer, sleep)
         with db.session() as s:
             if status.status is SendStatus.OK:
                 rr.mark(s, ledger_id, token, rr.SENT, now)
@@ -373,6 +381,19 @@ async def run_once(
         summary.unreachable = sorted(newly_unreachable)
         await _tell_officers_unreachable(db, notifier, officers, newly_unreachable, now, p.today, pacer, sleep, summary)
     return summary
+
+
+def gaps_digest(db: Database, settings: Settings, now: datetime, lang: str) -> tuple[str, Document | None]:
+    """The weekly digest's knowledge-gaps section and chart; ("", None) when they cannot be made."""
+    try:
+        from bot.gaps import GapService
+        from bot.gaps_report import digest_extra
+
+        svc = GapService(db, backend=settings.embedding_backend, model=settings.embedding_model)
+        return digest_extra(svc, now, settings.tz, lang)
+    except Exception:  # the deadline digest goes out even when the gaps part fails
+        log.exception("knowledge-gaps section of the digest failed")
+        return "", None
 
 
 async def _deliver(notifier: Notifier, chat_id: int, reply: Reply, pacer: Pacer, sleep: Sleep) -> Any:
