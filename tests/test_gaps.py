@@ -213,9 +213,9 @@ def test_gaps_list_open_examples_and_statuses(gapp: App) -> None:
     press(gapp, f"gp:r:{gid}", chat=OFFICER)
     assert "3 次" in say(gapp, "/gaps", chat=OFFICER).replies[0].text
     # English
-    en = gapp.handle(Incoming(chat_id=OFFICER, user_id=OFFICER, text="/gaps", language_code="en"), NOW)
+    from storage import repo
+
     with gapp.db.session() as s:
-        from storage import repo
         repo.set_lang(s, OFFICER, "en", NOW)
     en = say(gapp, "/gaps", chat=OFFICER)
     assert "Knowledge gaps" in en.replies[0].text and "3 people" in en.replies[0].text
@@ -363,5 +363,5 @@ def test_cli_json_since_and_xlsx(gapp: App, tmp_path: Path) -> None:
     wb = load_workbook(tmp_path / "gaps.xlsx")
     rows = list(wb["gaps"].iter_rows(values_only=True))
     assert rows[0][:4] == ("#", "topic", "status", "count") and rows[1][3] == 3
-    assert not any("100" == str(c) for row in wb["questions"].iter_rows(values_only=True) for c in row)
+    assert not any(str(c) == "100" for row in wb["questions"].iter_rows(values_only=True) for c in row)
     assert _cli(["--xlsx", str(tmp_path / "gaps.csv")], tmp_path, url).returncode == 2
