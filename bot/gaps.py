@@ -139,6 +139,11 @@ class GapService:
             gr.store_vectors(s, [(i, _pack(vecs[t])) for i, t in todo], model)
         return len(todo)
 
+    def pending(self) -> int:
+        """Events not embedded yet (the background refresh, or the next /gaps, groups them)."""
+        with self.db.session() as s:
+            return gr.count_unvectored(s, self.model_id)
+
     def refresh(self, now: datetime, max_new: int | None = None) -> int:
         """Embed and group what arrived since the last refresh; returns the events grouped."""
         with self._lock:

@@ -107,9 +107,11 @@ def chart_png(svc: GapService, now: datetime, tz: ZoneInfo, lang: str, top: Sequ
         bottom = [b + s for b, s in zip(bottom, share, strict=True)]
     ax2.set_title("拒答 / 澄清 / 点踩 占提问的比例 (%)" if zh else "Share of questions refused / clarified / thumbs down (%)")
     ax2.set_xticks(x, ticks, rotation=45, fontsize=7)
-    ax2.legend(fontsize=7, loc="upper left")
+    ax2.set_ylim(0, max(100.0, *bottom))
+    ax2.legend(fontsize=7, loc="upper left", ncols=3, framealpha=0.9)
     labels = [(_short(v.label, 24) if zh else f"#{i}") for i, v in enumerate(top, 1)][::-1]
-    ax3.barh(range(len(top)), [v.count for v in top][::-1], color="#59a14f")
+    bars = ax3.barh(range(len(top)), [v.count for v in top][::-1], color="#59a14f")
+    ax3.bar_label(bars, fontsize=8, padding=2)
     ax3.set_yticks(range(len(top)), labels, fontsize=8)
     ax3.set_title("前五个知识盲区（次数）" if zh else "Top five gaps (questions; numbers as in /gaps)")
     if not top:
@@ -142,7 +144,9 @@ def digest_extra(svc: GapService, now: datetime, tz: ZoneInfo, lang: str) -> tup
     text, top = digest_section(svc, now, lang)
     png = chart_png(svc, now, tz, lang, top)
     name = f"gaps-{now.astimezone(tz).date().isoformat()}.png"
-    return text, Document(name, png, caption=t("gaps.chart_caption", lang))
+    caption = "\n".join([t("gaps.chart_caption", lang), *(f"#{i} {esc(_short(v.label, 50))}" for i, v in
+                                                           enumerate(top, 1))])
+    return text, Document(name, png, caption=caption)
 
 
 def export_xlsx(views: Sequence[GroupView], svc: GapService, path: Path, tz: ZoneInfo) -> None:

@@ -24,12 +24,17 @@ _SALT_CHAT, _SALT_KEY = 0, "gaps.salt"
 def _salt(s: Session, now: datetime) -> bytes:
     """A random per-database salt (kept in chat_state of the non-chat 0), so asker hashes cannot be
     reversed by trying chat ids."""
+    cached = s.info.get(_SALT_KEY)
+    if cached is not None:
+        return bytes(cached)
     row = s.get(ChatState, (_SALT_CHAT, _SALT_KEY))
     if row is None:
         row = ChatState(chat_id=_SALT_CHAT, key=_SALT_KEY, value={"salt": secrets.token_hex(16)}, updated_at=now)
         s.add(row)
         s.flush()
-    return bytes.fromhex(str(row.value["salt"]))
+    salt = bytes.fromhex(str(row.value["salt"]))
+    s.info[_SALT_KEY] = salt
+    return salt
 
 
 def asker_key(s: Session, chat_id: int, now: datetime) -> str:
@@ -73,6 +78,11 @@ def last_answer(s: Session, user_id: int, chat_id: int, before_id: int | None = 
 
 
 # -- vectors and groups ------------------------------------------------------------------------
+
+def count_unvectored(s: Session, model: str) -> int:
+    q = select(func.count(GapEvent.id)).where((GapEvent.vec.is_(None)) | (GapEvent.vec_model != model))
+    return int(s.scalar(q) or 0)
+
 
 def unvectored(s: Session, model: str, limit: int | None = None) -> list[tuple[int, str]]:
     q = (select(GapEvent.id, GapEvent.question)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATE = "gaps"
 LABEL_CHARS = 80
-REFRESH_INLINE = 200  # events embedded while an officer waits; the rest by the background refresh
+REFRESH_INLINE = 16  # events embedded while an officer waits (one batch); the rest by the background job
 
 
 def build_service(app: App) -> GapService:
@@ -52,19 +52,24 @@ def kinds_text(kinds: dict[str, int], lang: str) -> str:
 
 def _list(ctx: Ctx, edit: bool = False) -> Reply:
     svc = service(ctx)
+    pending = 0
     try:
         svc.refresh(ctx.now, max_new=REFRESH_INLINE)
+        pending = svc.pending()
     except Exception:  # the model failing must not hide what is already grouped
         log.exception("gaps refresh failed")
     views = [v for v in svc.groups() if v.status == gr.OPEN or v.again]
     top = views[:10]
+    note = ("\n" + ctx.t("gaps.pending", n=pending)) if pending else ""
     if not top:
-        return Reply(ctx.t("gaps.none"), edit=edit)
+        return Reply(ctx.t("gaps.none") + note, edit=edit)
     lines = [ctx.t("gaps.title", n=len(top), total=len(views))]
     for i, v in enumerate(top, 1):
         again = ctx.t("gaps.again", n=v.again) if v.again else ""
         lines.append(ctx.t("gaps.line", i=i, label=_short(v.label), count=v.count, askers=v.askers,
                            kinds=kinds_text(v.kinds, ctx.lang), last=_when(ctx, v.last_seen), again=again))
+    if note:
+        lines.append(note.strip())
     btns = [Button(ctx.t("gaps.btn_open", i=i), f"gp:o:{v.id}") for i, v in enumerate(top, 1)]
     rows = [btns[:5], btns[5:]] if len(btns) > 5 else [btns]
     return Reply("\n".join(lines), buttons=rows, edit=edit)
