@@ -63,14 +63,16 @@ def on_answer(
 
 
 def on_vote(db: Database, answer_id: int, vote: int, now: datetime) -> None:
-    """👎 logs the answer's question with its cited clauses (once); 👍 afterwards takes it back."""
+    """👎 logs the answer's question with its cited clauses (once, and not again for a refusal); 👍
+    afterwards takes it back."""
     with db.session() as s:
         if vote > 0:
             gr.remove_event_for_answer(s, answer_id, "disliked")
             return
         row = gr.answer_row(s, answer_id)
-        if row is None or gr.event_for_answer(s, answer_id, "disliked") is not None:
-            return
+        if row is None or any(gr.event_for_answer(s, answer_id, k) is not None
+                              for k in ("disliked", "refused", "clarify")):
+            return  # one question counts once: a 👎 under a refusal is already a refused event
         gr.add_event(s, "disliked", row.question, row.lang, row.chat_id, now, answer_id=answer_id,
                      clauses=list(row.clauses))
 
@@ -316,7 +318,7 @@ def push_faq(qa: Any, db: Database) -> bool:
 
 # -- officers' answers --------------------------------------------------------------------------
 
-_EN_MARK = re.compile(r"(?im)^\s*(?:EN|English|英文)\s*[:：]\s*")
+_EN_MARK = re.compile(r"(?i)(?:^|\s)(?:EN|English|英文)\s*[:：]\s*")  # on its own line, or after a space
 _CLAUSE_HEAD = re.compile(r"^\s*[【\[]?\s*([^\s】\]，,：:]{1,24}?)\s*[】\]]?(?:[\s，,：:]+|$)")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

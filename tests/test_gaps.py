@@ -365,3 +365,14 @@ def test_cli_json_since_and_xlsx(gapp: App, tmp_path: Path) -> None:
     assert rows[0][:4] == ("#", "topic", "status", "count") and rows[1][3] == 3
     assert not any(str(c) == "100" for row in wb["questions"].iter_rows(values_only=True) for c in row)
     assert _cli(["--xlsx", str(tmp_path / "gaps.csv")], tmp_path, url).returncode == 2
+
+
+def test_thumbs_down_under_a_refusal_counts_once_and_gaps_gives_up_a_draft(gapp: App) -> None:
+    out = say(gapp, REFUSED[0])
+    press(gapp, next(d for d in datas(out) if d.startswith("qa:down:")))
+    assert [e.kind for e in events(gapp)] == ["refused"]
+    gid = _open_group(gapp)
+    press(gapp, f"gp:a:{gid}", chat=OFFICER)
+    say(gapp, "/gaps", chat=OFFICER)
+    reply = say(gapp, "牵头单位应具备哪些条件？", chat=OFFICER).replies[0].text  # a question again, not an answer
+    assert "四、（一）" in reply and "没有条款" not in reply

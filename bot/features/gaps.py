@@ -112,6 +112,8 @@ def _examples(ctx: Ctx, gid: int) -> Outcome:
 
 
 def gaps_command(ctx: Ctx) -> Reply:
+    if ctx.get_state(STATE):  # /gaps gives up an answer being written
+        ctx.set_state(STATE, None)
     return _list(ctx)
 
 
