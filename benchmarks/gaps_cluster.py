@@ -84,9 +84,10 @@ def main() -> None:
             at = now - timedelta(minutes=rng.randrange(30 * 24 * 60))
             gr.add_event(s, rng.choice(KINDS), phrase(rng, topic), "zh", rng.randrange(800), at)
     with app.db.session() as s:
-        distinct = len({q for _, q in gr.unvectored(s, "-")})
-    print(f"generated {args.events} events ({distinct} distinct questions, {len(TOPICS)} topics) "
-          f"in {time.perf_counter() - t0:.1f} s")
+        raw = {q for _, q in gr.unvectored(s, "-")}
+    distinct = len({core.topic_text(q) for q in raw})
+    print(f"generated {args.events} events ({len(raw)} distinct questions, {distinct} once courtesy words are "
+          f"dropped; {len(TOPICS)} topics) in {time.perf_counter() - t0:.1f} s")
 
     svc: GapService = app.service("gaps")
     t0 = time.perf_counter()

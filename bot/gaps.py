@@ -135,10 +135,10 @@ class GapService:
             todo = gr.unvectored(s, model, limit)
         if not todo:
             return 0
-        texts = list(dict.fromkeys(t for _, t in todo))
+        texts = list(dict.fromkeys(core.topic_text(t) for _, t in todo))
         vecs = dict(zip(texts, core.normalize(np.asarray(self.embeddings.embed_documents(texts))), strict=True))
         with self.db.session() as s:
-            gr.store_vectors(s, [(i, _pack(vecs[t])) for i, t in todo], model)
+            gr.store_vectors(s, [(i, _pack(vecs[core.topic_text(t)])) for i, t in todo], model)
         return len(todo)
 
     def pending(self) -> int:

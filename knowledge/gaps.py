@@ -21,9 +21,24 @@ from datetime import datetime
 import numpy as np
 
 KINDS = ("refused", "clarify", "disliked", "reask")
-THRESHOLD = 0.055  # cosine distance (average linkage) for multilingual-e5-small passages
+THRESHOLD = 0.045  # cosine distance (average linkage) for multilingual-e5-small passages of topic_text()
 MAX_DIRECT = 2500  # points clustered directly; above that, micro-clusters first
 MAX_EXAMPLES = 5
+
+
+_LEAD = re.compile(r"^(?:(?:你好|您好|老师好|老师|请问一下|请问|想问一下|想问下|想问|问一下|咨询一下|咨询下|麻烦问一下|麻烦问下|"
+                   r"打扰一下|打扰了|hi|hello|hey|dear|please)[\s,，.。!！、:：~]*)+", re.I)
+_TAIL = re.compile(r"(?:[\s,，。.!！?？~…]*(?:谢谢您|谢谢了|谢谢|多谢|感谢|thanks|thank you|thx|急急急|急|呢|啊|呀|吧|哈))+"
+                   r"[\s,，。.!！?？~…]*$", re.I)
+_PUNCT_END = re.compile(r"[\s,，。.!！?？~…]+$")
+
+
+def topic_text(question: str) -> str:
+    """The question without courtesy words (请问, 你好, 谢谢, 急 …) and end punctuation: what is embedded,
+    so the same greeting does not pull different topics together."""
+    q = re.sub(r"\s+", " ", question).strip()
+    core_text = _PUNCT_END.sub("", _TAIL.sub("", _LEAD.sub("", q)))
+    return core_text or q
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

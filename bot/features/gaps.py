@@ -54,7 +54,7 @@ def _list(ctx: Ctx, edit: bool = False) -> Reply:
     svc = service(ctx)
     pending = 0
     try:
-        svc.refresh(ctx.now, max_new=REFRESH_INLINE)
+        svc.refresh(ctx.now, max_new=None if ctx.app.shell else REFRESH_INLINE)  # the shell has no background job
         pending = svc.pending()
     except Exception:  # the model failing must not hide what is already grouped
         log.exception("gaps refresh failed")
