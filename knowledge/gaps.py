@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 
 KINDS = ("refused", "clarify", "disliked", "reask")
-THRESHOLD = 0.045  # cosine distance (average linkage) for multilingual-e5-small passages of topic_text()
+THRESHOLD = 0.04  # cosine distance (average linkage) for multilingual-e5-small passages of topic_text()
 MAX_DIRECT = 2500  # points clustered directly; above that, micro-clusters first
 MAX_EXAMPLES = 5
 
