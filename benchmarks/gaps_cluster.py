@@ -115,6 +115,11 @@ def main() -> None:
           f"the ten biggest hold {sum(v.count for v in views[:10])} questions")
     for v in views[:5]:
         print(f"     {v.count:5d}  {v.label}")
+    rand = np.random.default_rng(0).normal(size=(args.events, vecs.shape[1])).astype(np.float32)
+    t0 = time.perf_counter()
+    worst = core.cluster(rand)
+    print(f"   worst case, {args.events} distinct unrelated vectors (no topic at all): {time.perf_counter() - t0:.2f} s, "
+          f"{int(worst.max()) + 1} topics")
 
     def gaps_reply() -> tuple[float, object]:
         t0 = time.perf_counter()
@@ -138,7 +143,6 @@ def main() -> None:
           f"(target ≤ 1 s)")
     print(f"   /gaps with 16 new questions to embed and assign first: median {statistics.median(busy):.3f} s, "
           f"max {max(busy):.3f} s; opening a topic {opened:.3f} s")
-    _ = np
     app.db.dispose()
 
 

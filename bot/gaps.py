@@ -225,7 +225,7 @@ class GapService:
             c = core.centroids(v, np.zeros(len(v), dtype=np.int64))[0]
             grp.centroid, grp.vec_model = c.astype(np.float32).tobytes(), model
             grp.size = sizes.get(grp.id, len(members))
-            grp.label = qmap.get(central[grp.id], grp.label)[:300]
+            grp.label = core.topic_text(qmap.get(central[grp.id], grp.label))[:300]
 
     # -- views ----------------------------------------------------------------------------------
     def groups(self, since: datetime | None = None, *, include_ignored: bool = False,
