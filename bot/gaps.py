@@ -101,6 +101,7 @@ class GroupView:
     status: str
     status_at: datetime | None
     again: int = 0  # events since it was marked handled/answered
+    version: int = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.group, name)
@@ -258,13 +259,13 @@ class GapService:
             if g is None:
                 return None, False
             rows = gr.event_rows(s, group_id=group_id)
-            label, status, at = g.label, g.status, g.status_at
+            label, status, at, version = g.label, g.status, g.status_at, g.version
         if not rows:
             return None, True
         events = [core.Event(i, gid, k, q, a, t) for i, gid, k, q, a, t in rows]
         grp = core.summarize(events, {group_id: label})[0]
         again = sum(1 for e in events if at is not None and e.at > at) if status in (gr.HANDLED, gr.ANSWERED) else 0
-        return GroupView(grp, status, at, again), True
+        return GroupView(grp, status, at, again, version), True
 
     def examples(self, group_id: int, n: int = 20) -> list[str]:
         with self.db.session() as s:
@@ -280,10 +281,11 @@ class GapService:
 
     # -- closing the loop ----------------------------------------------------------------------
     def confirm_answer(self, group_id: int, clause: str, answer_zh: str, answer_en: str, by: int,
-                       now: datetime) -> tuple[str, Any]:
-        """One transaction: the topic must still have questions and not be answered yet (the first of
-        two officers wins). Returns ("ok", FaqRecord) | ("gone", None) | ("empty", None) |
-        ("already", (by, at))."""
+                       now: datetime, version: int | None = None) -> tuple[str, Any]:
+        """One transaction: the topic must still have questions and must not have changed since the
+        officer started writing (``version``; the first of two officers wins; None: only if it is not
+        answered yet). Returns ("ok", FaqRecord) | ("gone", None) | ("empty", None) |
+        ("already", (status, by, at))."""
         with self.db.session() as s:
             g = gr.get_group(s, group_id, lock=True)
             if g is None:
@@ -291,9 +293,10 @@ class GapService:
             rows = gr.event_rows(s, group_id=group_id)
             if not rows:
                 return "empty", None
-            if not gr.set_status(s, group_id, gr.ANSWERED, by, now, unless=gr.ANSWERED):
+            expected = version if version is not None else (g.version if g.status != gr.ANSWERED else -1)
+            if not gr.set_status(s, group_id, gr.ANSWERED, by, now, version=expected):
                 s.refresh(g)
-                return "already", (g.status_by, g.status_at)
+                return "already", (g.status, g.status_by, g.status_at)
             events = [core.Event(i, gid, k, q, a, t) for i, gid, k, q, a, t in rows]
             grp = core.summarize(events, {group_id: g.label})[0]
             rec = gr.add_faq(s, group_id, grp.examples, clause, answer_zh, answer_en, by, now)

@@ -46,6 +46,7 @@ class GapGroup(Base):
     centroid: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32, unit length
     vec_model: Mapped[str | None] = mapped_column(String(160), nullable=True)
     size: Mapped[int] = mapped_column(Integer, default=0)  # members the centroid was computed from
+    version: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every status change (optimistic lock)
 
 
 class FaqRecord(Base):

@@ -129,7 +129,7 @@ def groups_with_centroids(s: Session, model: str) -> list[GapGroup]:
 
 
 def new_group(s: Session, now: datetime) -> GapGroup:
-    g = GapGroup(label="", status=OPEN, created_at=now, size=0)
+    g = GapGroup(label="", status=OPEN, created_at=now, size=0, version=0)
     s.add(g)
     s.flush()
     return g
@@ -167,12 +167,13 @@ def remove_group_events(s: Session, group_id: int) -> int:
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def set_status(s: Session, group_id: int, status: str, by: int, now: datetime, *, unless: str | None = None) -> bool:
-    """Set a group's status; with ``unless``, only when it is not already that status (atomic)."""
+def set_status(s: Session, group_id: int, status: str, by: int, now: datetime, *, version: int | None = None) -> bool:
+    """Set a group's status (and bump its version); with ``version``, only when nobody changed it since
+    that version was read (atomic: the second of two concurrent writers changes nothing)."""
     q = update(GapGroup).where(GapGroup.id == group_id)
-    if unless is not None:
-        q = q.where(GapGroup.status != unless)
-    res = s.execute(q.values(status=status, status_by=by, status_at=now))
+    if version is not None:
+        q = q.where(GapGroup.version == version)
+    res = s.execute(q.values(status=status, status_by=by, status_at=now, version=GapGroup.version + 1))
     return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
@@ -188,6 +189,9 @@ def answers_since(s: Session, since: datetime) -> list[datetime]:
 
 def add_faq(s: Session, group_id: int | None, questions: Sequence[str], clause: str, answer_zh: str,
             answer_en: str, by: int, now: datetime, document: str = "scheme") -> FaqRecord:
+    if group_id is not None:  # a new answer to a topic replaces its earlier one
+        s.execute(update(FaqRecord).where(FaqRecord.group_id == group_id, FaqRecord.active.is_(True))
+                  .values(active=False))
     row = FaqRecord(group_id=group_id, questions=list(questions), answer_zh=answer_zh, answer_en=answer_en,
                     clause=clause, document=document, created_by=by, created_at=now, active=True)
     s.add(row)

@@ -266,10 +266,23 @@ def test_two_officers_answering_one_group(gapp: App) -> None:
         say(gapp, f"4.4 答复 {who}", chat=who)
     first = press(gapp, f"gp:c:{gid}", chat=OFFICER).replies[0].text
     second = press(gapp, f"gp:c:{gid}", chat=OTHER_OFFICER).replies[0].text
-    assert "已发布" in first and "另一位工作人员" in second and str(OFFICER) in second
+    assert "已发布" in first and "已答复" in second and str(OFFICER) in second and "未发布" in second
     with gapp.db.session() as s:
         (rec,) = s.scalars(select(FaqRecord)).all()
         assert rec.answer_zh == f"答复 {OFFICER}"
+    # a draft begun before someone marked the topic is not published either
+    press(gapp, f"gp:a:{gid}", chat=OTHER_OFFICER)
+    say(gapp, "4.4 再答复", chat=OTHER_OFFICER)
+    press(gapp, f"gp:i:{gid}", chat=OFFICER)
+    assert "已忽略" in press(gapp, f"gp:c:{gid}", chat=OTHER_OFFICER).replies[0].text
+    # a topic asked again after its answer can get a better one
+    press(gapp, f"gp:a:{gid}", chat=OTHER_OFFICER)
+    say(gapp, "4.1 更好的答复", chat=OTHER_OFFICER)
+    assert "已发布" in press(gapp, f"gp:c:{gid}", chat=OTHER_OFFICER).replies[0].text
+    with gapp.db.session() as s:
+        assert [(r.clause, r.active) for r in s.scalars(select(FaqRecord).order_by(FaqRecord.id))] == [
+            ("4.4", False), ("4.1", True)]
+    assert {e.clause for e in gapp.service("qa").faq} == {"4.1"}
 
 
 def test_concurrent_confirms_publish_once(db: Database) -> None:

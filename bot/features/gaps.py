@@ -124,7 +124,7 @@ def _start_answer(ctx: Ctx, gid: int) -> Outcome:
     if v is None:
         key = "gaps.empty_group" if exists else "gaps.gone"
         return Outcome([Reply(ctx.t(key))])
-    ctx.set_state(STATE, {"g": gid, "step": "write"})
+    ctx.set_state(STATE, {"g": gid, "step": "write", "v": v.version})
     return Outcome([Reply(ctx.t("gaps.answer_prompt", label=_short(v.label), max=MAX_ANSWER),
                           buttons=[[Button(ctx.t("gaps.btn_cancel"), "gp:x")]])])
 
@@ -154,7 +154,7 @@ def on_text(ctx: Ctx) -> Outcome | None:
         ctx.set_state(STATE, None)
         return Outcome([Reply(ctx.t("gaps.empty_group" if exists else "gaps.gone"))])
     ctx.set_state(STATE, {"g": gid, "step": "preview", "clause": draft.clause, "zh": draft.answer_zh,
-                          "en": draft.answer_en})
+                          "en": draft.answer_en, "v": st.get("v")})
     c = corpus.clauses[draft.clause]
     quote = corpus.full_text(draft.clause) or c.text or c.title
     answer = "\n".join(x for x in (esc(draft.answer_zh), esc(draft.answer_en)) if x)
@@ -169,12 +169,14 @@ def _confirm(ctx: Ctx, gid: int) -> Outcome:
     st = ctx.get_state(STATE)
     if not st or st.get("step") != "preview" or st.get("g") != gid:
         return Outcome([Reply(ctx.t("gaps.no_draft"))], toast=ctx.t("gaps.no_draft")[:190])
+    version = st.get("v")
     result, data = service(ctx).confirm_answer(gid, str(st["clause"]), str(st.get("zh", "")), str(st.get("en", "")),
-                                               ctx.user.id, ctx.now)
+                                               ctx.user.id, ctx.now, version if isinstance(version, int) else None)
     ctx.set_state(STATE, None)
     if result == "already":
-        who, at = data
-        msg = ctx.t("gaps.already", who=esc(who if who is not None else "—"), at=_when(ctx, at))
+        status, who, at = data
+        msg = ctx.t("gaps.already", who=esc(who if who is not None else "—"), at=_when(ctx, at),
+                    status=ctx.t(f"gaps.status_{status}"))
         return Outcome([Reply(msg)], toast=msg[:190])
     if result in ("gone", "empty"):
         key = "gaps.gone" if result == "gone" else "gaps.empty_group"

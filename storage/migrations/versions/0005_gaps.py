@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('centroid', sa.LargeBinary(), nullable=True),
     sa.Column('vec_model', sa.String(length=160), nullable=True),
     sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gap_groups'))
     )
     op.create_table('faq_entries',
