@@ -392,3 +392,22 @@ def test_thumbs_down_under_a_refusal_counts_once_and_gaps_gives_up_a_draft(gapp:
     say(gapp, "/gaps", chat=OFFICER)
     reply = say(gapp, "牵头单位应具备哪些条件？", chat=OFFICER).replies[0].text  # a question again, not an answer
     assert "四、（一）" in reply and "没有条款" not in reply
+
+
+def test_stored_faq_reaches_the_qa_service_when_it_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.app import build_app
+    from knowledge.service import QAService
+    from tests.conftest import make_settings
+
+    monkeypatch.setattr(QAService, "build", classmethod(lambda cls, *a, **k: QAProxy()))
+    first = build_app(make_settings(tmp_path))
+    with first.db.session() as s:
+        gr.add_faq(s, None, ["餐厅", "饭店"], "4.4", "不属于方案范围", "", OFFICER, NOW)
+    first.db.dispose()
+    app = build_app(make_settings(tmp_path))  # a restart: the FAQ comes from the database
+    try:
+        faq = app.service("qa").faq
+        assert [(e.question, e.clause, e.document, e.answer_zh) for e in faq] == [
+            ("餐厅", "4.4", "scheme", "不属于方案范围"), ("饭店", "4.4", "scheme", "不属于方案范围")]
+    finally:
+        app.db.dispose()
