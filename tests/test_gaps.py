@@ -221,7 +221,7 @@ def test_gaps_list_open_examples_and_statuses(gapp: App) -> None:
     with gapp.db.session() as s:
         repo.set_lang(s, OFFICER, "en", NOW)
     en = say(gapp, "/gaps", chat=OFFICER)
-    assert "Knowledge gaps" in en.replies[0].text and "3 people" in en.replies[0].text
+    assert "Knowledge gaps" in en.replies[0].text and "3 asker(s)" in en.replies[0].text
 
 
 def _open_group(app: App) -> int:
