@@ -60,6 +60,20 @@ class App:
     def has_service(self, name: str) -> bool:
         return name in self._factories
 
+    def after_build(self, name: str, hook: Callable[[Any], Any]) -> None:
+        """Run ``hook(service)`` once the service ``name`` is built (e.g. to hand it stored data)."""
+        factory = self._factories[name]
+
+        def built(app: App) -> Any:
+            svc = factory(app)
+            try:
+                hook(svc)
+            except Exception:  # a failing hook must not take the service down
+                log.exception("after-build hook of %s failed", name)
+            return svc
+
+        self._factories[name] = built
+
     # -- users and roles ----------------------------------------------
     def roles_of(self, s: Session, user_id: int) -> set[str]:
         roles = {APPLICANT} | repo.granted_roles(s, user_id)

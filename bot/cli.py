@@ -129,12 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = dsub.add_parser("upgrade", help="create or migrate the database (Alembic)")
     up.set_defaults(func=_cmd_db)
 
-    from bot import cli_check, cli_docs, cli_qa, cli_registry
+    from bot import cli_check, cli_docs, cli_gaps, cli_qa, cli_registry
 
     cli_qa.add_parsers(sub)
     cli_check.add_parsers(sub)
     cli_registry.add_parsers(sub)
     cli_docs.add_parsers(sub)
+    cli_gaps.add_parsers(sub)
     return parser
 
 

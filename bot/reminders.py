@@ -383,6 +383,7 @@ class _Sender:
         self.newly_unreachable: dict[int, list[str]] = {}
         self.langs: dict[int, str] = {}
         self.digest_rows: tuple[list[rr.DeadlineRow], list[rr.DeadlineRow]] | None = None
+        self.gap_extras: dict[str, tuple[str, Document | None]] = {}  # lang → knowledge-gaps section and chart
         self.stale = {j.key for j in p.stale}
 
     async def run(self) -> None:
@@ -478,12 +479,21 @@ class _Sender:
         reply = self._render(job)
         await self.pacer.wait()
         try:
-            return await self.notifier.send(job.recipient, reply)
+            outcome = await self.notifier.send(job.recipient, reply)
         except Exception as exc:  # a notifier bug must not stop the pass
             log.exception("notifier failed for chat %s", job.recipient)
             from bot.notify import SendOutcome
 
             return SendOutcome(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
+        if job.kind == DIGEST and outcome.status is SendStatus.OK:  # the digest's picture, best effort
+            chart = self.gap_extras.get(self.langs.get(job.recipient, "zh"), ("", None))[1]
+            if chart is not None:
+                await self.pacer.wait()
+                try:
+                    await self.notifier.send(job.recipient, Reply(chart.caption, document=chart))
+                except Exception:  # the ledger counts the digest itself; the chart is extra
+                    log.exception("digest chart not sent to chat %s", job.recipient)
+        return outcome
 
     def _render(self, job: Job) -> Reply:
         lang = self.langs.get(job.recipient, "zh")
@@ -493,7 +503,11 @@ class _Sender:
                 with self.db.session() as s:
                     self.digest_rows = (rr.due_between(s, today, today + timedelta(days=rules.DUE_SOON_DAYS)),
                                         rr.overdue(s, today))
-            return Reply(digest_text(self.digest_rows[0], self.digest_rows[1], self.p.today, lang))
+            text = digest_text(self.digest_rows[0], self.digest_rows[1], self.p.today, lang)
+            if lang not in self.gap_extras:
+                self.gap_extras[lang] = gaps_digest(self.db, self.settings, self.now, lang)
+            gap_text = self.gap_extras[lang][0]
+            return Reply(text + ("\n\n" + gap_text if gap_text else ""))
         if job.kind == ALERT:
             return alert_reply(self.p.rows[job.deadline_id], self.p.today, lang)
         return reminder_reply(self.p.rows[job.deadline_id], self.p.today, lang)
@@ -556,6 +570,19 @@ async def _send_simple(notifier: Notifier, chat: int, reply: Reply, pacer: Pacer
 
         log.exception("notifier failed for chat %s", chat)
         return SendOutcome(SendStatus.RETRY, error=f"{type(exc).__name__}: {exc}")
+
+
+def gaps_digest(db: Database, settings: Settings, now: datetime, lang: str) -> tuple[str, Document | None]:
+    """The weekly digest's knowledge-gaps section and chart; ("", None) when they cannot be made."""
+    try:
+        from bot.gaps import GapService
+        from bot.gaps_report import digest_extra
+
+        svc = GapService(db, backend=settings.embedding_backend, model=settings.embedding_model)
+        return digest_extra(svc, now, settings.tz, lang)
+    except Exception:  # the deadline digest goes out even when the gaps part fails
+        log.exception("knowledge-gaps section of the digest failed")
+        return "", None
 
 
 async def _tell_officers_unreachable(

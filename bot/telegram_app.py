@@ -276,6 +276,8 @@ def build_application(app: App) -> Application:
             application.bot_data[REMINDER_BOT_KEY] = plain
             application.job_queue.run_repeating(_reminder_job, interval=settings.reminder_tick_seconds, first=5,
                                                 name="reminders")
+        if application.job_queue is not None and app.has_service("gaps"):  # new questions grouped off the
+            application.job_queue.run_repeating(_gaps_job, interval=GAPS_TICK, first=30, name="gaps")  # reply path
 
     async def post_shutdown(application: Application) -> None:
         plain = application.bot_data.pop(REMINDER_BOT_KEY, None)
@@ -346,6 +348,18 @@ def _reminders_available() -> bool:
     except ImportError:
         return False
     return hasattr(reminders, "reminder_tick")
+
+
+GAPS_TICK = 120  # seconds between background refreshes of the knowledge-gaps topics
+
+
+async def _gaps_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    app: App = context.application.bot_data[APP_KEY]
+    try:
+        svc = await asyncio.to_thread(app.service, "gaps")
+        await asyncio.to_thread(svc.refresh, utcnow())
+    except Exception:  # the loop must survive a failing refresh
+        log.exception("knowledge-gaps refresh failed")
 
 
 async def _reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -81,6 +81,7 @@ class Citation:
     quote: str  # the scheme's words, trimmed to the sentences that support the lead
     quote_en: str = ""  # the card's reference translation of the same sentences (unofficial)
     document: str = "scheme"
+    key: str = ""  # the clause's key across documents (``doc:id`` for an added document): for buttons
 
     def shown_label(self, lang: str) -> str:
         return f"{self.label_en} · {self.label}" if lang == "en" else self.label
@@ -598,7 +599,8 @@ class QAService:
         zh, en = self._quote(c, weights, facet)
         doc, local = self.doc_of.get(cid, SCHEME_ID), cid.split(":", 1)[-1]
         label, label_en = self._doc_label(doc, c.label, "zh"), self._doc_label(doc, c.label_en, "en")
-        return Citation(local, label, label_en, c.title if local[0].isdigit() and "." in local else "", zh, en, doc)
+        return Citation(local, label, label_en, c.title if local[0].isdigit() and "." in local else "", zh, en, doc,
+                        cid)
 
     def _doc_label(self, doc: str, label: str, lang: str) -> str:
         """A clause of an added document is named with its document (《…办法》四、（四））."""

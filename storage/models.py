@@ -103,4 +103,5 @@ Index("ix_chat_state_updated", ChatState.updated_at)
 
 # Registry tables are defined in their own module and registered on the same metadata.
 from storage import document_models as _document_models  # noqa: E402,F401
+from storage import gaps_models as _gaps_models  # noqa: E402,F401
 from storage import registry_models as _registry_models  # noqa: E402,F401

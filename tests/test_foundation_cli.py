@@ -30,7 +30,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 def test_help_lists_every_contract_command() -> None:
     res = run_cli("--help")
     assert res.returncode == 0
-    for cmd in ("run", "shell", "ask", "check", "consortia", "reminders", "db"):
+    for cmd in ("run", "shell", "ask", "check", "consortia", "reminders", "db", "gaps"):
         assert cmd in res.stdout
 
 

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from bot.app import App
 
 # Order matters only for interceptors: dialogs waiting for typed input come before Q&A.
-FEATURES = ("general", "admin", "check", "deadlines", "documents", "qa")
+FEATURES = ("general", "admin", "check", "deadlines", "documents", "qa", "gaps")
 
 
 def register_all(app: App) -> None:

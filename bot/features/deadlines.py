@@ -375,7 +375,7 @@ def _status_command(action: str) -> Callable[[Ctx], Outcome]:
     return handler
 
 
-def digest(ctx: Ctx) -> Reply:
+def digest(ctx: Ctx) -> list[Reply]:
     today = _today(ctx)
     with ctx.app.db.session() as s:
         soon = rr.due_between(s, today, today + timedelta(days=rules.DUE_SOON_DAYS))
@@ -384,7 +384,13 @@ def digest(ctx: Ctx) -> Reply:
     text = digest_text(soon, late, today, ctx.lang)
     if empty:
         text += "\n\n" + ctx.t("deadlines.digest_empty_note")
-    return Reply(text)
+    from bot.reminders import gaps_digest
+
+    gap_text, chart = gaps_digest(ctx.app.db, ctx.app.settings, ctx.now, ctx.lang)
+    replies = [Reply(text + ("\n\n" + gap_text if gap_text else ""))]
+    if chart is not None:
+        replies.append(Reply(chart.caption, document=chart))
+    return replies
 
 
 def undelivered(ctx: Ctx) -> Reply:

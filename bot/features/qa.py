@@ -75,13 +75,14 @@ def _today(ctx: Ctx) -> date:
     return ctx.now.astimezone(ctx.app.settings.tz).date()
 
 
-def _clause_buttons(ctx: Ctx, ans: Answer) -> list[list[Button]]:
-    """The cited clause's full text, then the further clauses (not quoted: one tap away)."""
+def _clause_buttons(ctx: Ctx, ans: Answer, answer_id: int) -> list[list[Button]]:
+    """The cited clause's full text, then the further clauses (not quoted: one tap away); for a clarify
+    outcome the topics (the choice is logged for the knowledge gaps)."""
     rows: list[list[Button]] = []
     if ans.kind == "clarify":
-        return [[Button(f"❓ {o.label}", f"qa:pick:{o.clause}")] for o in ans.options]
+        return [[Button(f"❓ {o.label}"[:60], f"qa:pick:{answer_id}:{o.clause}")] for o in ans.options]
     for c in ans.citations:
-        rows.append([Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{c.clause}")])
+        rows.append([Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{c.key or c.clause}")])
     for cid, label in ans.related:
         rows.append([Button(ctx.t("qa.btn_more", label=label), f"qa:full:{cid}")])
     return rows[:5]
@@ -100,7 +101,8 @@ def _reply(ctx: Ctx, question: str, ans: Answer) -> Outcome:
     with ctx.app.db.session() as s:
         answer_id = repo.log_answer(s, ctx.user.id, ctx.msg.chat_id, question, ans.lang, ans.clause_ids,
                                     ans.refused, ctx.now)
-    buttons = [_feedback_row(ctx, answer_id), *_clause_buttons(ctx, ans)]
+    _gap_signal(ctx, question, ans, answer_id)
+    buttons = [_feedback_row(ctx, answer_id), *_clause_buttons(ctx, ans, answer_id)]
     return Outcome([Reply(ans.html(), buttons=buttons)])
 
 
@@ -111,6 +113,19 @@ def answer_text(ctx: Ctx, question: str) -> Outcome:
     if ans.kind == "answer" and ans.context != context:
         ctx.set_state(STATE_KEY, ans.context)
     return _reply(ctx, question, ans)
+
+
+def _gap_signal(ctx: Ctx, question: str, ans: Answer, answer_id: int) -> None:
+    """Refused / clarify outcomes and quick re-asks go to the knowledge-gaps log (never breaks an answer)."""
+    from bot import gaps
+
+    kind = ans.kind if ans.kind in ("answer", "refused", "clarify") else ("refused" if ans.refused else "answer")
+    offered = ans.clause_ids if kind != "clarify" else [o.clause for o in ans.options] or ans.ranked[:3]
+    try:
+        gaps.on_answer(ctx.app.db, ctx.user.id, ctx.msg.chat_id, question, ans.lang, kind, offered, answer_id,
+                       ctx.now)
+    except Exception:
+        log.exception("could not log a knowledge-gap signal")
 
 
 def on_text(ctx: Ctx) -> Outcome:
@@ -162,7 +177,7 @@ def clause(ctx: Ctx) -> Reply:
 
 _FEEDBACK = re.compile(r"^qa:(up|down):(\d{1,18})$")
 _FULL = re.compile(r"^qa:full:([A-Za-z0-9.:_-]{1,40})$")
-_PICK = re.compile(r"^qa:pick:([A-Za-z0-9.:_-]{1,40})$")
+_PICK = re.compile(r"^qa:pick:(\d{1,18}):([A-Za-z0-9.:_-]{1,40})$")  # clarify: the answer and the topic chosen
 
 
 def on_button(ctx: Ctx) -> Outcome:
@@ -177,6 +192,9 @@ def on_button(ctx: Ctx) -> Outcome:
             clauses = list(row.clauses or []) if ok and row is not None else []
         if not ok:
             return Outcome(toast=ctx.t("core.stale_button"))
+        from bot import gaps
+
+        gaps.on_vote(ctx.app.db, int(m.group(2)), vote, ctx.now)
         # the message keeps its text; its buttons now show the choice (one vote per user, changeable)
         svc = _service(ctx)
         buttons = [_feedback_row(ctx, int(m.group(2)), vote)]
@@ -184,10 +202,17 @@ def on_button(ctx: Ctx) -> Outcome:
                     for cid in clauses[:1] if (c := svc.clause(cid)) is not None]
         return Outcome([Reply("", buttons=buttons, edit=True)], toast=ctx.t("qa.thanks_feedback"))
     m = _PICK.match(data)
-    if m:  # a "您是想问" topic: answer with that clause
-        ans = _service(ctx).answer_clause(m.group(1), "en" if ctx.lang == "en" else "zh", _today(ctx))
-        if ans is not None:
-            return _reply(ctx, ans.question, ans)
+    if m:  # a "您是想问" topic: recorded for the knowledge-gaps view, then answered with that clause
+        with ctx.app.db.session() as s:
+            row = repo.get_answer(s, int(m.group(1)))
+        if row is not None and row.chat_id == ctx.msg.chat_id:
+            from bot import gaps
+
+            gaps.on_choice(ctx.app.db, int(m.group(1)), m.group(2))
+            ans = _service(ctx).answer_clause(m.group(2), "en" if ctx.lang == "en" else "zh", _today(ctx))
+            if ans is not None:
+                return _reply(ctx, ans.question, ans)
+        return Outcome(toast=ctx.t("core.stale_button"))
     m = _FULL.match(data)
     if m:
         reply = _clause_reply(ctx, m.group(1))
