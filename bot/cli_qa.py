@@ -68,13 +68,14 @@ def _documents_kwarg(build: Any, database_url: str) -> dict[str, Any]:
             return {}
     except (TypeError, ValueError):
         return {}
+    from bot.cli import database_error
     from bot.documents_io import build_kwargs
     from storage.db import Database, DatabaseError
 
     try:
         db = Database.from_url(database_url)
     except DatabaseError as exc:
-        raise UserError(str(exc)) from None
+        raise database_error(exc) from None
     try:
         return build_kwargs(build, db)
     finally:

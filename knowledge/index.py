@@ -34,10 +34,12 @@ from knowledge.embeddings import NamedEmbeddings
 
 log = logging.getLogger(__name__)
 
-CHUNKING_VERSION = "units-v4"
+CHUNKING_VERSION = "units-v6"
 PASSAGES = "scheme_passages"
 QUESTIONS = "scheme_questions"
-COLLECTIONS = {PASSAGES: ("clause", "sent"), QUESTIONS: ("card", "faq", "oos")}
+ANCHORS = "scheme_anchors"
+# out-of-scope anchors have a collection of their own: their nearest one is always found (the gate reads it)
+COLLECTIONS = {PASSAGES: ("clause", "sent"), QUESTIONS: ("card", "faq"), ANCHORS: ("oos",)}
 COLLECTION = PASSAGES
 SEARCH_K = 100  # nearest units asked of each collection per question
 KINDS = ("clause", "sent", "card", "faq")
@@ -154,6 +156,7 @@ class DenseIndex:
         self.client = self._open_client()
         self.store: Any = None
         self.collections: dict[str, Any] = {}
+        self.part_hashes: dict[str, str] = {}  # the parts this service holds (searched units must be of them)
         self.clause_pos: dict[str, int] = {}
 
     def _open_client(self) -> Any:
@@ -196,6 +199,7 @@ class DenseIndex:
     def _sync(self, parts: dict[str, list[Unit]], clause_order: Sequence[str], force: bool) -> IndexInfo:
         model_id = self.embeddings.model_id
         hashes = {p: part_hash(us, model_id) for p, us in parts.items()}
+        self.part_hashes = hashes
         actions: list[str] = []
         done: dict[str, str] = {}
         self.collections = {}
@@ -267,7 +271,8 @@ class DenseIndex:
             chunk = units[start:start + 1000]
             col.add(ids=[u.key for u in chunk], embeddings=[vecs[u.key] for u in chunk],
                     documents=[u.text for u in chunk],
-                    metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet} for u in chunk])
+                    metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet,
+                                "h": self.part_hashes.get(u.part, "")} for u in chunk])
 
     def search(self, qvecs: Sequence[np.ndarray | None], k: int = SEARCH_K) -> list[DenseHits | None]:
         """Chroma's nearest units for each query vector, folded per clause and kind."""
@@ -294,6 +299,8 @@ class DenseIndex:
             facets: dict[str, dict[int, float]] = {}
             top = oos = 0.0
             for dist, m in zip(res["distances"][row], res["metadatas"][row], strict=True):
+                if not m or m.get("h") != self.part_hashes.get(str(m.get("part"))):
+                    continue  # a unit another service (another document set, FAQ) put into a shared directory
                 sim = 1.0 - float(dist)
                 if m["kind"] == "oos":
                     oos = max(oos, sim)

@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -220,7 +222,7 @@ def _cite_first(body: dict[str, Any]) -> Scripted:
     if not ids:
         return Scripted(content="")
     if "English" in str(body["messages"][0]["content"]):
-        return Scripted(content=f"Companies fund at least twice the grant (fake rewrite) 【{ids[0]}】.")
+        return Scripted(content=f"Companies fund at least 2:1 of the grant (fake rewrite) 【{ids[0]}】.")
     return Scripted(content=f"企业按不低于2:1的比例自筹经费（假模型改写）【{ids[0]}】。")
 
 
@@ -240,7 +242,7 @@ def test_ask_json_batch_carries_the_models_lead_in_the_askers_language(fake: Fak
     assert proc.returncode == 0, proc.stderr
     zh, en, off = (json.loads(line) for line in proc.stdout.splitlines())
     assert "假模型改写" in zh["answer"] and zh["citations"][0]["clause"] == "4.4"
-    assert "Companies fund at least twice the grant (fake rewrite)." in en["answer"]
+    assert "Companies fund at least 2:1 of the grant (fake rewrite)." in en["answer"]
     assert off["refused"] and len(fake.requests) == 2  # a refusal is not sent to the model
     assert KEY not in proc.stdout + proc.stderr
 
@@ -258,7 +260,8 @@ def test_ask_keeps_the_extractive_answer_when_the_server_fails(fake: FakeLLM, tm
     fake.reply(status=500, body={"error": {"message": f"boom for {KEY}"}})
     proc = _run(fake, tmp_path, "ask", QUESTION)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == service().answer(QUESTION).text().strip()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # what ask judges validity on by default
+    assert proc.stdout.strip() == service().answer(QUESTION, today=today).text().strip()
     assert "假模型" not in proc.stdout and len(fake.requests) == 1
     assert "500" in proc.stderr and "extractive" in proc.stderr  # one line, the reason
     assert KEY not in proc.stdout + proc.stderr

@@ -97,8 +97,10 @@ def test_follow_up_uses_the_chats_previous_topic(qa_app: App) -> None:
 
 
 def test_a_clarify_topic_button_answers_that_clause(qa_app: App) -> None:
-    out = press(qa_app, "qa:pick:8.3")
+    answer_id = next(d for d in buttons(say(qa_app, "联合体的事情")) if d.startswith("qa:up:")).split(":")[2]
+    out = press(qa_app, f"qa:pick:{answer_id}:8.3")
     assert "12月31日" in out.replies[0].text and "qa:full:8.3" in buttons(out)
+    assert press(qa_app, f"qa:pick:{answer_id}:8.3", chat=99).toast == t("core.stale_button", "zh")
 
 
 def test_further_clauses_are_buttons_not_quotes(qa_app: App) -> None:

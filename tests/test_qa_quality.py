@@ -17,7 +17,7 @@ from tests.qa_helpers import service
 FLOORS = {
     "dev": {"hit@1": 0.96, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "paraphrases": {"hit@1": 0.94, "hit@3": 0.98, "oos_refusal_rate": 0.97, "false_refusal_rate": 0.007},
-    "heldout": {"hit@1": 0.88, "hit@3": 0.94, "oos_refusal_rate": 0.93, "false_refusal_rate": 0.021},
+    "heldout": {"hit@1": 0.87, "hit@3": 0.93, "oos_refusal_rate": 0.93, "false_refusal_rate": 0.025},
 }
 
 
