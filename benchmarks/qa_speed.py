@@ -53,7 +53,7 @@ def main() -> int:
     again = QAService(load(), emb, data / "chroma")
     t_reuse = time.perf_counter() - t0
     print(f"model load {t_model:.2f} s; index build from scratch {t_build:.2f} s "
-          f"({svc.index_info.count} clauses); reuse on restart {t_reuse:.2f} s ({again.index_info.action})")  # type: ignore[union-attr]
+          f"({svc.index_info.count} units); reuse on restart {t_reuse:.2f} s ({again.index_info.action})")  # type: ignore[union-attr]
 
     for q in questions[:10]:  # warm-up
         svc.answer(q)

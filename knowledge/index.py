@@ -157,6 +157,7 @@ class DenseIndex:
         self.store: Any = None
         self.collections: dict[str, Any] = {}
         self.part_hashes: dict[str, str] = {}  # the parts this service holds (searched units must be of them)
+        self.counts: dict[str, int] = {}  # units per collection, as synced (no count() per question)
         self.clause_pos: dict[str, int] = {}
 
     def _open_client(self) -> Any:
@@ -208,6 +209,7 @@ class DenseIndex:
             store, act = self._sync_one(name, split, hashes, done, force)
             actions.append(act)
             self.collections[name] = store._collection
+            self.counts[name] = store._collection.count()
             if name == PASSAGES:
                 self.store = store
         action = "built" if self.healed else next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
@@ -282,8 +284,8 @@ class DenseIndex:
             return out
         n = len(self.clause_pos)
         res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "metadatas": [[] for _ in todo]}
-        for col in self.collections.values():
-            kk = min(k, col.count())
+        for name, col in self.collections.items():
+            kk = min(k, self.counts.get(name, 0))
             if not kk:
                 continue
             for start in range(0, len(todo), QUERY_BATCH):  # Chroma binds every result row as an SQL variable
