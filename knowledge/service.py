@@ -433,10 +433,10 @@ class QAService:
         return self.analyzer.follow_up(q, prev[:200]), prev[:200]
 
     def _own_evidence(self, ret: Retrieval) -> bool:
-        """A follow-up candidate carries its own topic: scheme words of its own, nothing out of scope."""
+        """A follow-up candidate carries its own topic: scheme words of its own, nothing out of scope (filler
+        and unknown words do not make it a follow-up)."""
         f = ret.features
-        return not ret.query.oos_shapes and not f["oos"] and f["known"] > 0 and bool(ret.hits) \
-            and f["unknown"] <= f["known"]
+        return not ret.query.oos_shapes and not f["oos"] and f["known"] > 0 and bool(ret.hits)
 
     def outcome(self, ret: Retrieval) -> tuple[str, float]:
         """answer / clarify / refused, and the gate's probability that the documents answer it."""
