@@ -106,3 +106,16 @@ def app(settings: Settings) -> Iterator[App]:
     application = build_app(settings)
     yield application
     application.db.dispose()
+
+
+TELEGRAM_TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuv"
+
+
+@pytest.fixture
+def tg_app(tmp_path: Path, api: FakeBotAPI) -> Iterator[App]:
+    """The app configured to talk to the fake Bot API (admin 900, officer 901)."""
+    settings = make_settings(tmp_path, telegram_bot_token=TELEGRAM_TOKEN, telegram_api_base_url=api.base_url,
+                             admin_chat_ids=[900], officer_chat_ids=[901])
+    application = build_app(settings)
+    yield application
+    application.db.dispose()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from telegram import Update
 
@@ -28,3 +30,10 @@ async def running_bot(app: App, api: FakeBotAPI) -> AsyncIterator[None]:
             await application.stop()
             if application.post_shutdown is not None:  # run_polling calls it too
                 await application.post_shutdown(application)
+
+
+async def wait(api: FakeBotAPI, chat: int | None, after: int = 0, method: str = "sendMessage") -> dict[str, Any]:
+    """The parameters of the next call of ``method`` to ``chat`` after call number ``after``."""
+    call = await asyncio.to_thread(api.wait_reply, chat, after, method)
+    params: dict[str, Any] = call.params
+    return params

@@ -3,12 +3,8 @@ fake Bot API (/gaps, its buttons, /digest with its chart), and in the scheduler'
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from bot.app import App, build_app
 from bot.core import Incoming
@@ -17,23 +13,7 @@ from bot.notify import RecordingNotifier
 from bot.reminders import run_once
 from tests.conftest import make_settings
 from tests.fakebotapi import FakeBotAPI
-from tests.telegram_helpers import running_bot
-
-TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuv"
-
-
-@pytest.fixture
-def tg_app(tmp_path: Path, api: FakeBotAPI) -> Iterator[App]:
-    settings = make_settings(tmp_path, telegram_bot_token=TOKEN, telegram_api_base_url=api.base_url,
-                             admin_chat_ids=[900], officer_chat_ids=[901])
-    application = build_app(settings)
-    yield application
-    application.db.dispose()
-
-
-async def wait(api: FakeBotAPI, chat: int | None, after: int = 0, method: str = "sendMessage") -> dict:
-    call = await asyncio.to_thread(api.wait_reply, chat, after, method)
-    return call.params
+from tests.telegram_helpers import running_bot, wait
 
 
 async def test_gaps_through_telegram(tg_app: App, api: FakeBotAPI) -> None:
