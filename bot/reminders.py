@@ -585,26 +585,36 @@ def gaps_digest(db: Database, settings: Settings, now: datetime, lang: str) -> t
         return "", None
 
 
+async def _alert_officers(
+    db: Database, notifier: Notifier, officers: Sequence[int], stage: str, render: Callable[[str], Reply],
+    now: datetime, pacer: Pacer, summary: RunSummary, count_as: str | None = None,
+) -> None:
+    """One alert to every officer, exactly once per ``stage`` (a ledger row each), in the officer's language."""
+    token = uuid.uuid4().hex
+    with db.session() as s:
+        won = rr.claim_new(s, [(0, o, stage) for o in officers], token, now)
+    langs = recipient_langs(db, {o for _, o, _, _ in won})
+    for _, officer, _, ledger_id in won:
+        out = await _send_simple(notifier, officer, render(langs.get(officer, "zh")), pacer)
+        with db.session() as s:
+            rr.mark(s, ledger_id, token, rr.SENT if out.ok else rr.FORBIDDEN, now, out.error)
+        if out.ok:
+            summary.sent += 1
+            if count_as:
+                summary.by_stage[count_as] = summary.by_stage.get(count_as, 0) + 1
+
+
 async def _tell_officers_unreachable(
     db: Database, notifier: Notifier, officers: Sequence[int], unreachable: dict[int, list[str]], now: datetime,
     today: date, pacer: Pacer, summary: RunSummary,
 ) -> None:
-    token = uuid.uuid4().hex
     for chat, names in unreachable.items():
-        stage = f"unreachable:{chat}:{today.isoformat()}"
-        with db.session() as s:
-            won = rr.claim_new(s, [(0, o, stage) for o in officers], token, now)
-        langs = recipient_langs(db, {o for _, o, _, _ in won})
-        for _, officer, _, ledger_id in won:
-            lang = langs.get(officer, "zh")
-            reply = Reply(t("deadlines.unreachable_alert", lang, chat=chat,
-                            names="、".join(esc(n) for n in names) if lang == "zh" else ", ".join(esc(n) for n in names)))
-            out = await _send_simple(notifier, officer, reply, pacer)
-            with db.session() as s:
-                rr.mark(s, ledger_id, token, rr.SENT if out.ok else rr.FORBIDDEN, now, out.error)
-            if out.ok:
-                summary.sent += 1
-                summary.by_stage["unreachable"] = summary.by_stage.get("unreachable", 0) + 1
+        def render(lang: str, chat: int = chat, names: list[str] = names) -> Reply:
+            sep = "、" if lang == "zh" else ", "
+            return Reply(t("deadlines.unreachable_alert", lang, chat=chat, names=sep.join(esc(n) for n in names)))
+
+        await _alert_officers(db, notifier, officers, f"unreachable:{chat}:{today.isoformat()}", render, now, pacer,
+                              summary, "unreachable")
 
 
 def undelivered_line(u: rr.Undelivered, lang: str) -> str:
@@ -625,22 +635,14 @@ async def _tell_officers_undelivered(
     if not gone or not officers:
         return
     summary.given_up_reported = len(gone)
-    token = uuid.uuid4().hex
-    stage = f"undelivered:{gone[0].id}:{len(gone)}"
-    with db.session() as s:
-        won = rr.claim_new(s, [(0, o, stage) for o in officers], token, now)
-    langs = recipient_langs(db, {o for _, o, _, _ in won})
-    for _, officer, _, ledger_id in won:
-        lang = langs.get(officer, "zh")
+
+    def render(lang: str) -> Reply:
         lines = [undelivered_line(u, lang) for u in gone[:DIGEST_LIST_MAX]]
         if len(gone) > DIGEST_LIST_MAX:
             lines.append(t("deadlines.digest_more_undelivered", lang, n=len(gone) - DIGEST_LIST_MAX))
-        reply = Reply(t("deadlines.undelivered_alert", lang, n=len(gone)) + "\n" + "\n".join(lines))
-        out = await _send_simple(notifier, officer, reply, pacer)
-        with db.session() as s:
-            rr.mark(s, ledger_id, token, rr.SENT if out.ok else rr.FORBIDDEN, now, out.error)
-        if out.ok:
-            summary.sent += 1
+        return Reply(t("deadlines.undelivered_alert", lang, n=len(gone)) + "\n" + "\n".join(lines))
+
+    await _alert_officers(db, notifier, officers, f"undelivered:{gone[0].id}:{len(gone)}", render, now, pacer, summary)
 
 
 async def reminder_tick(app: App, notifier: Notifier, now: datetime) -> RunSummary:
