@@ -1,0 +1,50 @@
+"""The train question files are well formed: gold ids are canonical, questions are not repeated."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge import corpus
+
+DATA = Path(__file__).parent / "data"
+TRAIN_FILES = ["qa_train_extra.yaml", "qa_paraphrases.yaml", "qa_train_more.yaml"]
+IDS = set(corpus.load().ids)
+
+
+def _norm(q: str) -> str:
+    return re.sub(r"[\s\W_]+", "", q.lower())
+
+
+def _questions(name: str) -> tuple[list[dict[str, object]], list[str]]:
+    d = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    return d["in_scope"], [str(q) for q in d["out_of_scope"]]
+
+
+@pytest.mark.parametrize("name", TRAIN_FILES)
+def test_every_gold_id_is_a_canonical_clause_id(name: str) -> None:
+    ins, _ = _questions(name)
+    bad = [(it["q"], g) for it in ins for g in it["gold"] if g not in IDS]  # type: ignore[attr-defined]
+    assert ins and not bad, bad
+
+
+def test_new_train_questions_are_not_repeated_within_or_across_train_files() -> None:
+    ins, outs = _questions("qa_train_more.yaml")
+    mine = [str(it["q"]) for it in ins] + outs
+    counts = Counter(_norm(q) for q in mine)
+    assert [q for q, n in counts.items() if n > 1] == []
+    others: set[str] = set()
+    for name in TRAIN_FILES[:-1]:
+        o_in, o_out = _questions(name)
+        others |= {_norm(str(it["q"])) for it in o_in} | {_norm(q) for q in o_out}
+    assert [q for q in mine if _norm(q) in others] == []
+
+
+def test_new_train_file_covers_every_clause_twice() -> None:
+    ins, outs = _questions("qa_train_more.yaml")
+    cover = Counter(g for it in ins for g in it["gold"])  # type: ignore[attr-defined]
+    assert [i for i in IDS if cover[i] < 2] == [] and len(outs) >= 50
