@@ -30,6 +30,7 @@ import yaml
 from knowledge.corpus import CN_NUM, Corpus
 from knowledge.index import DenseHits, search_text, sentences
 from knowledge.text import Analyzer, Query, has_cjk
+from knowledge.typos import TypoRepairer
 
 log = logging.getLogger(__name__)
 RANKER_FILE = Path(__file__).parent / "data" / "ranker.yaml"
@@ -228,6 +229,7 @@ class Retriever:
         self._term_cache: dict[str, np.ndarray] = {}
         self._heads = self._heading_phrases()
         self.rule_clauses = np.array([cid in set(rule_clauses) for cid in self.ids], dtype=float)
+        self.typos = TypoRepairer(texts, analyzer.is_word, analyzer.common_char)
 
     # -- index-time helpers ---------------------------------------------------------------------
     @staticmethod

@@ -318,6 +318,7 @@ class QAService:
             text, truncated = clean_question(raw or "")
             lng = "en" if lang == "en" or detect_lang(text) == "en" else "zh"  # chose or wrote English
             early = self._early(raw, text, lng, ctx)
+            text = text if early else self.retriever.typos.repair(text)  # 牵投单位 → 牵头单位 (see knowledge.typos)
             query, topic = (None, "") if early else self._query(text, ctx)
             parts = [] if early or topic else [self.analyzer.analyze(p) for p in split_parts(text, self._actors)]
             prepared.append((raw, lng, truncated, early, query, topic, parts))

@@ -157,6 +157,9 @@ class Query:
         return w
 
 
+COMMON_CHAR_COUNT = 100_000  # jieba's dictionary count above which a single character is a function word
+
+
 class Analyzer:
     """Tokeniser shared by the index (clauses) and the retriever (questions)."""
 
@@ -176,6 +179,17 @@ class Analyzer:
         self._cache: dict[str, tuple[str, ...]] = {}
         sw = yaml.safe_load(STOPWORDS_FILE.read_text(encoding="utf-8"))
         self.stopwords: set[str] = {str(x) for x in sw["zh"]} | {str(x).lower() for x in sw["en"]}
+
+    def is_word(self, text: str) -> bool:
+        """A word of the tokenizer's dictionary (jieba's, plus the scheme's terms)."""
+        self._jieba.check_initialized()
+        return self._jieba.FREQ.get(text, 0) > 0
+
+    def common_char(self, ch: str) -> bool:
+        """One of the few dozen most frequent characters of written Chinese (是, 的, 要, 个 …) by the
+        dictionary's counts: such a character is never read as a typo."""
+        self._jieba.check_initialized()
+        return self._jieba.FREQ.get(ch, 0) > COMMON_CHAR_COUNT
 
     @cached_property
     def terms(self) -> list[str]:

@@ -1,0 +1,142 @@
+"""One-character repairs of a question against the documents' own wording (牵投单位 → 牵头单位, 自筹经废 → 自筹经费).
+
+Chinese is typed through pinyin, so a one-character typo is almost always a character of the same sound
+(投/头 tóu, 废/费 fèi; each character's usual reading) or of a sound the speakers of the south-west do not
+tell apart (n/l, zh/z, ch/c, sh/s, -en/-eng, -in/-ing). The most common characters (是, 要, 个, 的 …) are
+taken as typed. A run of Chinese characters in the question that the documents never write, but that one such
+character turns into a phrase they write several times, is read as that phrase — when the typed character
+makes no word with its neighbours (neither in the documents nor in the word list of the tokenizer: 我们,
+表里 are words, 牵投, 经废 are not) and the meant one makes only character pairs the documents use.
+At most one repair per phrase, never two that overlap. Both the lexical and the dense
+stage then see the repaired words (the question shown to people stays as typed). The phrases come from the
+documents themselves, so the same mechanism serves every added document; nothing here is a list of typos.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_FUZZY = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("eng", "en"), ("ing", "in"))
+# (length of a phrase, how often the documents must write it to be a repair target)
+_WINDOWS = ((4, 1), (3, 2))
+
+
+@dataclass(frozen=True)
+class Repair:
+    start: int
+    typed: str
+    meant: str
+
+
+@lru_cache(maxsize=8192)
+def _sounds(ch: str) -> frozenset[str]:
+    """The usual toneless reading of a character, folded the south-western way (l→n, zh→z, -ing→-in …)."""
+    from pypinyin import Style, pinyin
+
+    out: set[str] = set()
+    for reading in (pinyin(ch, style=Style.NORMAL, errors="ignore") or [[]])[0] if ch else []:
+        r = "n" + reading[1:] if reading.startswith("l") else reading
+        for a, b in _FUZZY:
+            if r.startswith(a) and a in ("zh", "ch", "sh"):
+                r = b + r[len(a):]
+            if r.endswith(a) and a in ("eng", "ing"):
+                r = r[:-len(a)] + b
+        out.add(r)
+    return frozenset(out)
+
+
+def sound_alike(a: str, b: str) -> bool:
+    return bool(_sounds(a) & _sounds(b))
+
+
+class TypoRepairer:
+    """Index of the documents' phrases of three and four characters, by each phrase with one character masked."""
+
+    def __init__(self, texts: Iterable[str], is_word: Callable[[str], bool] = lambda w: False,
+                 common: Callable[[str], bool] = lambda ch: False) -> None:
+        """``is_word``: whether a string of two to four characters is a word of the language (a dictionary);
+        ``common``: whether a character is among the most frequent of the language (never a typo)."""
+        self.is_word, self.common = is_word, common
+        counts: dict[int, Counter[str]] = {n: Counter() for n, _ in _WINDOWS}
+        bigrams: set[str] = set()
+        for text in texts:
+            for run in _CJK_RUN.findall(text):
+                bigrams.update(run[i:i + 2] for i in range(len(run) - 1))
+                for n, _ in _WINDOWS:
+                    counts[n].update(run[i:i + n] for i in range(len(run) - n + 1))
+        self.bigrams = bigrams
+        self.phrases = counts
+        self.masked: dict[tuple[int, str], list[str]] = {}
+        for n, least in _WINDOWS:
+            for phrase, c in counts[n].items():
+                if c < least:
+                    continue
+                for i in range(n):
+                    self.masked.setdefault((i, phrase[:i] + "\0" + phrase[i + 1:]), []).append(phrase)
+
+    def _candidate(self, window: str) -> tuple[int, str] | None:
+        """The one phrase (and the position of the changed character) one substitution away, if unique."""
+        found: list[tuple[int, str]] = []
+        for i in range(len(window)):
+            for phrase in self.masked.get((i, window[:i] + "\0" + window[i + 1:]), ()):
+                if sound_alike(window[i], phrase[i]) and self._fixes(window, phrase, i):
+                    found.append((i, phrase))
+        if not found:
+            return None
+        phrases = {p for _, p in found}
+        if len(phrases) > 1:  # two ways to repair it: not sure which was meant
+            counts = self.phrases[len(window)]
+            best = max(phrases, key=lambda p: counts[p])
+            if sorted((counts[p] for p in phrases), reverse=True)[1] * 3 > counts[best]:
+                return None
+            return next(f for f in found if f[1] == best)
+        return found[0]
+
+    def _fixes(self, window: str, phrase: str, i: int) -> bool:
+        """The meant character makes only pairs the documents write; the typed one pairs they never write."""
+        def pairs(s: str) -> list[str]:
+            return [s[j:j + 2] for j in (i - 1, i) if j >= 0 and j + 2 <= len(s)]
+
+        return all(p not in self.bigrams for p in pairs(window)) and all(p in self.bigrams for p in pairs(phrase))
+
+    def _in_a_word(self, run: str, i: int) -> bool:
+        """The character at ``i`` of ``run`` belongs to a word of two to four characters."""
+        for a in range(max(0, i - 3), i + 1):
+            for b in range(max(a + 2, i + 1), min(len(run), a + 4) + 1):
+                w = run[a:b]
+                if w in self.bigrams if len(w) == 2 else w in self.phrases.get(len(w), ()):
+                    return True
+                if self.is_word(w):
+                    return True
+        return False
+
+    def repairs(self, text: str) -> list[Repair]:
+        out: list[Repair] = []
+        for m in _CJK_RUN.finditer(text):
+            run = m.group()
+            done: set[int] = set()  # positions of a repaired phrase: no second repair overlaps it
+            for n, _ in _WINDOWS:
+                counts = self.phrases[n]
+                for j in range(len(run) - n + 1):
+                    window = run[j:j + n]
+                    if window in counts or done & set(range(j, j + n)):
+                        continue
+                    cand = self._candidate(window)
+                    if cand is None or self.common(run[j + cand[0]]) or self._in_a_word(run, j + cand[0]):
+                        continue
+                    i, phrase = cand
+                    out.append(Repair(m.start() + j + i, run[j + i], phrase[i]))
+                    done.update(range(j, j + n))
+        return out
+
+    def repair(self, text: str) -> str:
+        """``text`` with every repair applied (unchanged when there is none)."""
+        chars = list(text)
+        for r in self.repairs(text):
+            chars[r.start] = r.meant
+        return "".join(chars)
