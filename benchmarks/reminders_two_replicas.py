@@ -119,6 +119,16 @@ def run_pair(env: dict[str, str], nows: list[str | None], cwd: Path) -> tuple[li
     return outs, time.perf_counter() - started
 
 
+def busiest_second(times: list[float]) -> int:
+    """The most sends that started within any one second (a sliding window)."""
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 def mode(label: str, db: Database, settings: Settings, api: FakeBotAPI, env: dict[str, str], cwd: Path,
          nows: list[str | None], plan_at: datetime) -> bool:
     clear_ledger(db)
@@ -141,13 +151,15 @@ def mode(label: str, db: Database, settings: Settings, api: FakeBotAPI, env: dic
     other = Counter(r.status for r in rows if r.status != rr.SENT)
     span = (calls[-1].at - calls[0].at) if len(calls) > 1 else 0.0
     rate = (len(calls) - 1) / span if span else 0.0
+    busiest = busiest_second([c.at for c in calls])
     print(f"{label}:")
     for now, out in zip(nows, outs, strict=True):
         print(f"  replica --now {now or '(real clock)'}: {out}")
     print(f"  due {expected.due}, delivered {len(delivered)} ({len(got)} distinct), doubled {doubled}, lost {lost}, "
           f"unexpected {extra}; ledger: {sum(sent_rows.values())} sent, {not_sent} due not recorded sent once, "
           f"other rows {dict(other)}")
-    print(f"  both replicas together: {rate:.1f} msg/s over {span:.0f} s of sending; wall time {wall:.0f} s "
+    print(f"  both replicas together: {rate:.1f} msg/s over {span:.0f} s of sending, busiest second {busiest} "
+          f"(arrivals; two paces not shared would allow {2 * settings.reminder_send_rate:g}); wall time {wall:.0f} s "
           f"(plan + start of two processes included)")
     return doubled == 0 and lost == 0 and not_sent == 0
 

@@ -7,7 +7,9 @@ that update again and again. Here the server's request handler first passes the 
 once per kind of error per interval and answered 200, an unparsable one is handed on as an empty
 update with its ``update_id`` (ignored by the handlers), and everything else is untouched.
 
-Imported only in webhook mode: it needs tornado (python-telegram-bot's ``webhooks`` extra).
+Imported only in webhook mode: it needs tornado (python-telegram-bot's ``webhooks`` extra). It
+subclasses the library's private webhook classes (python-telegram-bot is pinned to 22.x);
+``tests/test_faults_bot.py`` posts to the real server, so a library change that breaks this fails there.
 """
 
 from __future__ import annotations
