@@ -190,6 +190,19 @@ class TelegramFrontend:
                                    disable_web_page_preview=True)
 
 
+def _parsable(item: Any) -> Any:
+    """``item`` when python-telegram-bot can parse it as an update; else, logged (rate-limited), an
+    empty update with its ``update_id`` (the handler ignores it), or None when it has no usable id."""
+    try:
+        Update.de_json(item, None)
+    except Exception as exc:
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        _failures.warning(f"parse:{type(exc).__name__}", "skipped update %s that python-telegram-bot cannot "
+                          "parse (%s: %s)", update_id, type(exc).__name__, exc)
+        return {"update_id": update_id} if isinstance(update_id, int) else None
+    return item
+
+
 def sanitize_updates(payload: bytes) -> bytes:
     """A getUpdates answer with every update python-telegram-bot cannot parse replaced by an empty one.
 
@@ -204,23 +217,28 @@ def sanitize_updates(payload: bytes) -> bytes:
     result = data.get("result") if isinstance(data, dict) else None
     if not isinstance(result, list):
         return payload
-    clean: list[Any] = []
-    changed = False
-    for item in result:
-        try:
-            Update.de_json(item, None)
-        except Exception as exc:
-            update_id = item.get("update_id") if isinstance(item, dict) else None
-            changed = True
-            _failures.warning(f"parse:{type(exc).__name__}", "skipped update %s that python-telegram-bot cannot "
-                              "parse (%s: %s)", update_id, type(exc).__name__, exc)
-            if isinstance(update_id, int):
-                clean.append({"update_id": update_id})
-            continue
-        clean.append(item)
-    if not changed:
+    clean = [_parsable(item) for item in result]
+    if all(c is item for c, item in zip(clean, result, strict=True)):
         return payload
-    return json.dumps({**data, "result": clean}).encode()
+    return json.dumps({**data, "result": [c for c in clean if c is not None]}).encode()
+
+
+def sanitize_webhook_body(body: bytes) -> bytes | None:
+    """The body of a webhook request as python-telegram-bot's webhook server should see it: unchanged
+    when it parses, an empty update with the same ``update_id`` when the library cannot parse it, or
+    None (answer 200 and drop it) when it is not a JSON update at all. Each bad one is logged,
+    rate-limited. Telegram redelivers an update answered with an error again and again; these are
+    skipped instead, as in polling."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:  # also bytes that are not UTF-8
+        _failures.warning("parse:webhook-json", "skipped a webhook request whose body is not JSON (%s, %d bytes)",
+                          type(exc).__name__, len(body))
+        return None
+    clean = _parsable(data)
+    if clean is data:
+        return body
+    return None if clean is None else json.dumps(clean).encode()
 
 
 class SkippingUpdatesRequest(HTTPXRequest):
@@ -392,6 +410,14 @@ def run_bot(app: App, webhook_url: str | None = None) -> None:
     if webhook_url:
         from urllib.parse import urlsplit
 
+        try:
+            from bot import telegram_webhook
+        except ImportError as exc:  # tornado: python-telegram-bot's "webhooks" extra
+            from bot.errors import UserError
+
+            raise UserError(f"webhook mode needs python-telegram-bot's webhook server ({exc}); install "
+                            "'python-telegram-bot[webhooks]' or use long polling (no --webhook)") from None
+        telegram_webhook.install()  # updates it cannot parse are skipped, as in polling
         settings = app.settings
         path = urlsplit(webhook_url).path.lstrip("/") or "telegram"
         application.run_webhook(

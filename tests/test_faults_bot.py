@@ -232,3 +232,71 @@ def test_run_process_skips_bad_updates_and_never_logs_a_short_token(raw_api: Raw
     assert token not in log and "shorty" not in log
     assert log.count("cannot parse") == 1
     assert "Traceback" not in log
+
+
+def _post(url: str, body: bytes, secret: str | None) -> int:
+    """POST ``body`` as JSON to the webhook; the HTTP status."""
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_webhook_skips_what_it_cannot_parse_answers_200_and_goes_on(raw_api: RawBotAPI, tmp_path: Path) -> None:
+    """python-telegram-bot's own webhook server, in the real ``consortium-bot run --webhook`` process:
+    a body that is not JSON and an update the library cannot parse are answered 200 (Telegram would
+    otherwise deliver them again and again), logged once per kind, and the next update is handled."""
+    import json
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "hook-s3cret"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEBHOOK_", "LOG_"))}
+    env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": raw_api.base_url, "LOG_LEVEL": "INFO",
+                "EMBEDDING_BACKEND": "hashing", "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_PORT": str(port), "WEBHOOK_SECRET": secret})
+    url = f"http://127.0.0.1:{port}/telegram"
+    exe = Path(sys.executable).parent / "consortium-bot"
+    proc = subprocess.Popen([str(exe), "run", "--webhook", url], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    bad_update = {"update_id": 7, "message": {"message_id": 1, "date": "yesterday", "text": "hi",
+                                              "chat": {"id": 61, "type": "private"}}}
+    good = {"update_id": 8, "message": {"message_id": 2, "date": int(time.time()), "text": "/start",
+                                        "chat": {"id": 61, "type": "private", "first_name": "W"},
+                                        "from": {"id": 61, "is_bot": False, "first_name": "W"},
+                                        "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+    try:
+        raw_api.wait_for(lambda calls: [c for c in calls if c.method == "setWebhook"], timeout=180)
+        deadline = time.monotonic() + 30
+        while True:  # the web server may need a moment after setWebhook
+            try:
+                first = _post(url, b"{not json", secret)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the webhook server never answered"
+                time.sleep(0.2)
+        statuses = [first, _post(url, b"\xff\xfe garbage", secret),
+                    *(_post(url, json.dumps(bad_update).encode(), secret) for _ in range(3))]
+        assert statuses == [200] * 5
+        assert _post(url, b"{not json", None) == 403  # without the secret: refused, as before
+        assert _post(url, json.dumps(good).encode(), secret) == 200
+        assert "创新联合体" in raw_api.wait_reply(61, 0, timeout=60).params["text"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            log, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            log, _ = proc.communicate()
+    assert log.count("whose body is not JSON") == 1, log  # two such bodies, one line
+    assert log.count("skipped update 7 that python-telegram-bot cannot parse (TypeError") == 1, log
+    assert "Traceback" not in log and "Something went wrong processing the data" not in log
+    assert len(raw_api.sent_texts(61)) == 1  # the skipped update got no answer; /start got one
