@@ -52,11 +52,14 @@ def user_lang(chosen: str | None, language_code: str | None) -> str:
 
 
 def detect_lang(text: str | None, fallback: str = "zh") -> str:
-    """Chinese if the text has Chinese characters, English if it is mostly Latin letters."""
+    """Chinese if Chinese carries the text, English if English words do (a Chinese term inside an English
+    sentence stays English: the Q&A service's rule); the fallback for neither."""
     if not text:
         return fallback
     if _CJK.search(text):
-        return "zh"
+        from knowledge.service import detect_lang as question_lang
+
+        return question_lang(text)
     if len(_LATIN.findall(text)) >= 2:
         return "en"
     return fallback

@@ -26,7 +26,15 @@ import numpy as np
 import yaml
 
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
-from knowledge.compose import card_lead, deadline_lead, funding_lead, is_yes_no, pick_facet, split_parts
+from knowledge.compose import (
+    amounts,
+    card_lead,
+    deadline_lead,
+    funding_lead,
+    is_yes_no,
+    pick_facet,
+    split_parts,
+)
 from knowledge.corpus import Clause, Corpus, clause_key, combine, heading_line, load
 from knowledge.documents import (
     SCHEME_ID,
@@ -187,7 +195,13 @@ def _stem(actor: str) -> str:
 
 
 def detect_lang(text: str) -> str:
-    return "zh" if has_cjk(text) or not re.search(r"[A-Za-z]{2}", text) else "en"
+    """English when English words carry the question (a Chinese term inside an English sentence stays English:
+    "What must the 组建协议 specify?"); else Chinese."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    if not words:
+        return "zh"
+    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
+    return "en" if not cjk or (len(words) >= 3 and len(words) * 2 > cjk) else "zh"
 
 
 def _normalize(text: str) -> str:
@@ -485,6 +499,7 @@ class QAService:
         """Lead(s) from the cards (or computed), one focused quote, the rest as buttons."""
         text = clean_question(raw)[0]
         yes_no = is_yes_no(text)
+        tops = self._computation_first(tops, ret, text)
         leads: list[str] = []
         cites: list[Citation] = []
         for h in tops:
@@ -506,6 +521,18 @@ class QAService:
         if self.llm is not None:
             self._rephrase(ans)
         return ans
+
+    def _computation_first(self, tops: list[Hit], ret: Retrieval, text: str) -> list[Hit]:
+        """A question that says what an amount is (申请600万、自筹800万) asks for the sum the funding rule gives:
+        the rule's clause, when among the three best, answers first (its lead is computed)."""
+        if not tops or "ratio" in getattr(self.cards.get(tops[0].clause), "facts", {}):
+            return tops
+        if not any(a.role for a in amounts(text)):
+            return tops
+        rule = next((h for h in ret.hits[:3] if "ratio" in getattr(self.cards.get(h.clause), "facts", {})), None)
+        if rule is None:
+            return tops
+        return [rule, *[h for h in tops if h.clause != rule.clause]][:len(tops)]
 
     def _computed_lead(self, cid: str, card: Card | None, text: str, lang: str, today: date | None) -> str | None:
         facts = card.facts if card else {}

@@ -60,6 +60,8 @@ def test_a_question_that_is_not_yes_no_gets_no_yes_or_no() -> None:
     ("申请0.5亿要配套多少", ["10000万元"]),
     ("申请100w的话自筹多少", ["200万元"]),
     ("We request 1.5 million yuan from the province. How much must we raise ourselves?", ["CNY 3 million"]),
+    # the amounts' roles make it a funding sum even when another clause mentions money too (form: 200万及以上)
+    ("我们打算申请省里600万，自己只拿得出800万，够不够", ["不够", "1200万元", "400万元"]),
 ])
 def test_amounts_in_the_question_give_a_computed_lead(q: str, want: list[str]) -> None:
     ans = service().answer(q, today=TODAY)
@@ -129,6 +131,19 @@ def test_english_gets_an_english_lead_and_the_reference_translation() -> None:
 
 
 # -- clarify, partial refusals, multi-part ----------------------------------------------------------
+@pytest.mark.parametrize("q", ["What must the 组建协议 specify?",
+                               "We got our project via 揭榜挂帅. Do we still need a recommendation from the city?"])
+def test_an_english_question_with_a_chinese_term_gets_an_english_answer(q: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.lang == "en" and ans.kind in ("answer", "clarify"), (ans.lang, ans.kind)
+    if ans.kind == "answer":
+        assert _no_cjk_outside_parentheses(ans.lead), ans.lead
+
+
+def test_a_chinese_question_with_an_english_word_stays_chinese() -> None:
+    assert service().answer("申请表里的project名称怎么填", today=TODAY).lang == "zh"
+
+
 def test_a_topic_the_scheme_covers_in_part_points_there() -> None:
     ans = service().answer("每个联合体补助多少钱", today=TODAY)
     assert ans.kind == "refused" and "方案没有规定" in ans.lead
