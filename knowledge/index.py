@@ -173,7 +173,8 @@ class DenseIndex:
         self.client = connect() if connect is not None else self._open_client()
         self.store: Any = None
         self.collections: dict[str, Any] = {}
-        self.part_hashes: dict[str, str] = {}  # the parts this service holds (searched units must be of them)
+        self.part_hashes: dict[str, str] = {}  # the parts this service holds: part → version (content hash)
+        self.units: dict[str, tuple[str, str, int]] = {}  # the ids of the units it holds → (clause, kind, facet)
         self.held: set[str] = set()  # the versions this index synced: on a shared server, the ones it may delete
         self.counts: dict[str, int] = {}  # units per collection, as synced (no count() per question)
         self.clause_pos: dict[str, int] = {}
@@ -248,8 +249,9 @@ class DenseIndex:
             self.counts[name] = store._collection.count()
             if name == PASSAGES:
                 self.store = store
+        units = {_unit_id(hashes[p], u.key): (u.clause, u.kind, u.facet) for p, us in parts.items() for u in us}
         with self._swap:  # a search running meanwhile sees the old parts or the new ones, never half
-            self.collections, self.part_hashes = collections, hashes
+            self.collections, self.part_hashes, self.units = collections, hashes, units
             self.clause_pos = {cid: i for i, cid in enumerate(clause_order)}
         self.held = set(hashes.values())
         action = "built" if self.healed else next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
@@ -329,47 +331,50 @@ class DenseIndex:
         todo = [i for i, v in enumerate(qvecs) if v is not None]
         out: list[DenseHits | None] = [None] * len(qvecs)
         with self._swap:
-            collections, part_hashes, clause_pos = self.collections, self.part_hashes, self.clause_pos
+            collections, units, clause_pos = self.collections, self.units, self.clause_pos
         if not todo or not collections:
             return out
         n = len(clause_pos)
-        res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "metadatas": [[] for _ in todo]}
+        # ids and distances only: what a unit is (clause, kind, facet) is known from the units this service
+        # holds (fetching Chroma's metadata cost more than the search); an id it does not hold is another version
+        res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "ids": [[] for _ in todo]}
         for name, col in collections.items():
             kk = min(k, self.counts.get(name, 0))
             if not kk:
                 continue
-            for start in range(0, len(todo), QUERY_BATCH):  # Chroma binds every result row as an SQL variable
+            for start in range(0, len(todo), QUERY_BATCH):
                 part = col.query(
                     query_embeddings=[np.asarray(qvecs[i], dtype=np.float32) for i in todo[start:start + QUERY_BATCH]],
-                    n_results=kk, include=["distances", "metadatas"])
-                for j, (d, m) in enumerate(zip(part["distances"], part["metadatas"], strict=True)):
+                    n_results=kk, include=["distances"])
+                for j, (d, ids) in enumerate(zip(part["distances"], part["ids"], strict=True)):
                     res["distances"][start + j] += d
-                    res["metadatas"][start + j] += m
+                    res["ids"][start + j] += ids
         for row, i in enumerate(todo):
             by_kind = {kind: np.zeros(n, dtype=np.float32) for kind in KINDS}
             facet: dict[str, tuple[int, float]] = {}
             facets: dict[str, dict[int, float]] = {}
             top = oos = 0.0
-            for dist, m in zip(res["distances"][row], res["metadatas"][row], strict=True):
-                if not m or m.get("h") != part_hashes.get(str(m.get("part"))):
+            for dist, uid in zip(res["distances"][row], res["ids"][row], strict=True):
+                what = units.get(uid)
+                if what is None:
                     continue  # a version this service does not hold (another replica's, not yet refreshed here)
+                clause, kind, f = what
                 sim = 1.0 - float(dist)
-                if m["kind"] == "oos":
+                if kind == "oos":
                     oos = max(oos, sim)
                     continue
-                pos = clause_pos.get(str(m["clause"]))
+                pos = clause_pos.get(clause)
                 if pos is None:
                     continue
                 top = max(top, sim)
-                arr = by_kind[str(m["kind"])]
+                arr = by_kind[kind]
                 if sim > arr[pos]:
                     arr[pos] = sim
-                f = int(m.get("facet", -1))
                 if f >= 0:
-                    per = facets.setdefault(str(m["clause"]), {})
+                    per = facets.setdefault(clause, {})
                     per[f] = max(per.get(f, -1.0), sim)
-                    if sim > facet.get(str(m["clause"]), (-1, -1.0))[1]:
-                        facet[str(m["clause"])] = (f, sim)
+                    if sim > facet.get(clause, (-1, -1.0))[1]:
+                        facet[clause] = (f, sim)
             out[i] = DenseHits(by_kind, facet, top, oos, facets)
         return out
 
