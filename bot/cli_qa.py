@@ -38,13 +38,14 @@ def add_parsers(sub: Any) -> None:  # argparse._SubParsersAction
 
 def _service(rebuild: bool = False) -> QAService:
     from bot.cli import settings_from_env
-    from bot.features.qa import chat_model
+    from bot.features.qa import chat_model, chroma_connect
     from knowledge.service import QAService
 
     s = settings_from_env()
     extra = _documents_kwarg(QAService.build, s.effective_database_url)
     try:
-        svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, rebuild=rebuild, **extra)
+        svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, rebuild=rebuild,
+                              chroma=chroma_connect(s), **extra)
     except (OSError, ValueError) as exc:  # a model path or name that does not load: a configuration mistake
         from bot.faults import explain
 
@@ -112,6 +113,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
     info = svc.index_info
     assert info is not None
     c = svc.corpus
-    print(f"index {info.action}: {info.count} units (clauses, sentences, questions) of 《{c.title}》 ({c.issuer} {c.year}) at {info.path}")
+    from bot.cli import settings_from_env
+
+    where = settings_from_env().chroma_url or info.path  # the shared server, else the embedded directory
+    print(f"index {info.action}: {info.count} units (clauses, sentences, questions) of 《{c.title}》 ({c.issuer} {c.year}) at {where}")
     print(f"model: {info.model_id}; content hash {info.content_hash[:12]}")
     return 0

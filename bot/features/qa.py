@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.config import LLM_PROVIDERS
 from bot.core import Button, Ctx, Outcome, Reply, esc
+from bot.errors import UserError
 from storage import repo
 
 if TYPE_CHECKING:
@@ -35,9 +37,48 @@ def build_service(app: App) -> QAService:
     s = app.settings
     # the published documents (bundled scheme first), when the service takes them
     extra = build_kwargs(QAService.build, app.db)
-    svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, **extra)
+    svc = QAService.build(s.data_dir, s.embedding_backend, s.embedding_model, chroma=chroma_connect(s), **extra)
     svc.llm = chat_model(s)
     return svc
+
+
+CHROMA_TIMEOUT_SECONDS = 5.0
+
+
+def chroma_connect(s: Settings) -> Callable[[], Any] | None:
+    """The function that connects to the Chroma server of ``CHROMA_URL`` (None: the embedded index in
+    DATA_DIR). A server that does not answer its heartbeat is one line (:class:`UserError`), not a traceback."""
+    server = s.chroma_server()
+    if server is None:
+        return None
+    host, port, ssl = server
+    url = s.chroma_url
+
+    def connect() -> Any:
+        import httpx
+
+        try:  # Chroma's own client waits without a time limit: ask first, with one
+            r = httpx.get(f"{url}/api/v2/heartbeat", timeout=CHROMA_TIMEOUT_SECONDS)
+            r.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            raise UserError(f"the Chroma server at CHROMA_URL={url} answers its heartbeat with HTTP "
+                            f"{exc.response.status_code}: is it a Chroma 1.x server?") from None
+        except httpx.HTTPError as exc:
+            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise UserError(f"cannot reach the Chroma server at CHROMA_URL={url} ({reason}): start it (e.g. "
+                            f"chroma run --path DIR --host {host} --port {port}) or leave CHROMA_URL empty to "
+                            "use the embedded index in DATA_DIR") from None
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            return chromadb.HttpClient(host=host, port=port, ssl=ssl,
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+        except Exception as exc:  # it answered the heartbeat but not the client (version, tenant)
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise UserError(f"the Chroma server at CHROMA_URL={url} refused the client: {reason}") from None
+
+    return connect
 
 
 def chat_model(s: Settings) -> BaseChatModel | None:
