@@ -41,7 +41,7 @@ from knowledge.embeddings import NamedEmbeddings
 
 log = logging.getLogger(__name__)
 
-CHUNKING_VERSION = "units-v7"
+CHUNKING_VERSION = "units-v8"
 PASSAGES = "scheme_passages"
 QUESTIONS = "scheme_questions"
 ANCHORS = "scheme_anchors"
