@@ -1,7 +1,7 @@
 """One-character repairs of a question against the documents' own wording (牵投单位 → 牵头单位, 自筹经废 → 自筹经费).
 
 Chinese is typed through pinyin, so a one-character typo is almost always a character of the same sound
-(投/头 tóu, 废/费 fèi; each character's usual reading) or of a sound the speakers of the south-west do not
+(投/头 tóu, 废/费 fèi; each character's usual reading, from ``knowledge/data/readings.txt``) or of a sound the speakers of the south-west do not
 tell apart (n/l, zh/z, ch/c, sh/s, -en/-eng, -in/-ing). The most common characters (是, 要, 个, 的 …) are
 taken as typed. A run of Chinese characters in the question that the documents never write, but that one such
 character turns into a phrase they write several times, is read as that phrase — when the typed character
@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _FUZZY = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("eng", "en"), ("ing", "in"))
@@ -33,21 +34,35 @@ class Repair:
     meant: str
 
 
-@lru_cache(maxsize=8192)
-def _sounds(ch: str) -> frozenset[str]:
-    """The usual toneless reading of a character, folded the south-western way (l→n, zh→z, -ing→-in …)."""
-    from pypinyin import Style, pinyin
+READINGS_FILE = Path(__file__).parent / "data" / "readings.txt"
 
-    out: set[str] = set()
-    for reading in (pinyin(ch, style=Style.NORMAL, errors="ignore") or [[]])[0] if ch else []:
-        r = "n" + reading[1:] if reading.startswith("l") else reading
-        for a, b in _FUZZY:
-            if r.startswith(a) and a in ("zh", "ch", "sh"):
-                r = b + r[len(a):]
-            if r.endswith(a) and a in ("eng", "ing"):
-                r = r[:-len(a)] + b
-        out.add(r)
-    return frozenset(out)
+
+@lru_cache(maxsize=1)
+def _readings() -> dict[str, str]:
+    """Character → its usual toneless reading (``knowledge/data/readings.txt``, ~80 KB: a small table
+    instead of a pinyin library's 56 MB one in every process)."""
+    out: dict[str, str] = {}
+    for line in READINGS_FILE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            reading, chars = line.split(" ", 1)
+            out.update(dict.fromkeys(chars, reading))
+    return out
+
+
+def _fold(reading: str) -> str:
+    """A reading as south-western speakers say it: l→n, zh/ch/sh→z/c/s, -eng/-ing→-en/-in."""
+    r = "n" + reading[1:] if reading.startswith("l") else reading
+    for a, b in _FUZZY:
+        if a in ("zh", "ch", "sh") and r.startswith(a):
+            r = b + r[len(a):]
+        if a in ("eng", "ing") and r.endswith(a):
+            r = r[:-len(a)] + b
+    return r
+
+
+def _sounds(ch: str) -> frozenset[str]:
+    reading = _readings().get(ch)
+    return frozenset((_fold(reading),)) if reading else frozenset()
 
 
 def sound_alike(a: str, b: str) -> bool:
@@ -140,3 +155,33 @@ class TypoRepairer:
         for r in self.repairs(text):
             chars[r.start] = r.meant
         return "".join(chars)
+
+
+def write_readings(path: Path = READINGS_FILE) -> int:
+    """Regenerate the readings table from pypinyin's character table (a development dependency)."""
+    import unicodedata
+
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    groups: dict[str, list[str]] = {}
+    for cp in [*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000)]:
+        readings = pinyin_dict.get(cp)
+        if not readings:
+            continue
+        first = unicodedata.normalize("NFD", readings.split(",")[0])
+        plain = "".join(c for c in first if not unicodedata.combining(c)).replace("ü", "v")
+        groups.setdefault(plain, []).append(chr(cp))
+    head = ["# The usual reading (toneless pinyin, ü as v) of each Chinese character, grouped by reading; generated from",
+            "# pypinyin's character table (`python -m knowledge.typos --write-readings`). Used by knowledge.typos."]
+    path.write_text("\n".join([*head, *(f"{k} {''.join(v)}" for k, v in sorted(groups.items()))]) + "\n",
+                    encoding="utf-8")
+    return sum(len(v) for v in groups.values())
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write-readings"]:
+        print(f"{write_readings()} characters written to {READINGS_FILE}")
+    else:
+        print("usage: python -m knowledge.typos --write-readings")
