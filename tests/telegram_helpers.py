@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,3 +39,14 @@ async def wait(api: FakeBotAPI, chat: int | None, after: int = 0, method: str = 
     call = await asyncio.to_thread(api.wait_reply, chat, after, method)
     params: dict[str, Any] = call.params
     return params
+
+
+def stop_bot(proc: subprocess.Popen[str]) -> str:
+    """Stop a ``consortium-bot`` process as an operator would (SIGINT; killed after 30 s); its output."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out

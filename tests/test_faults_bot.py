@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from storage import repo
 from storage.registry_file import import_registry
 from tests.conftest import ROOT, make_settings
 from tests.fakebotapi import BOT_USERNAME, FakeBotAPI
-from tests.telegram_helpers import running_bot
+from tests.telegram_helpers import running_bot, stop_bot
 
 TOKEN = "123456:FAULTS-token-abcdefghijklmnopqrstuv"
 ADMIN, OFFICER, STRANGER = 900, 901, 30
@@ -222,12 +221,7 @@ def test_run_process_skips_bad_updates_and_never_logs_a_short_token(raw_api: Raw
         raw_api.send_text(51, "/help")
         raw_api.wait_reply(51, 1, timeout=30)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            log, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            log, _ = proc.communicate()
+        log = stop_bot(proc)
     assert "bot<redacted>" in log  # the lines that carried the token are there, hidden
     assert token not in log and "shorty" not in log
     assert log.count("cannot parse") == 1
@@ -290,12 +284,7 @@ def test_webhook_skips_what_it_cannot_parse_answers_200_and_goes_on(raw_api: Raw
         assert _post(url, json.dumps(good).encode(), secret) == 200
         assert "创新联合体" in raw_api.wait_reply(61, 0, timeout=60).params["text"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            log, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            log, _ = proc.communicate()
+        log = stop_bot(proc)
     assert log.count("whose body is not JSON") == 1, log  # two such bodies, one line
     assert log.count("skipped update 7 that python-telegram-bot cannot parse (TypeError") == 1, log
     assert "Traceback" not in log and "Something went wrong processing the data" not in log

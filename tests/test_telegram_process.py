@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakebotapi import FakeBotAPI
+from tests.telegram_helpers import stop_bot
 
 TOKEN = "987654:PROCESS-token-abcdefghijklmnopqr"
 
@@ -22,16 +22,6 @@ def start_bot(api: FakeBotAPI, workdir: Path) -> subprocess.Popen[str]:
     exe = Path(sys.executable).parent / "consortium-bot"
     return subprocess.Popen([str(exe), "run"], cwd=workdir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-
-
-def stop_bot(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
 
 
 def test_run_process_answers_and_remembers_across_restart(api: FakeBotAPI, tmp_path: Path) -> None:
