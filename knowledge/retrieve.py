@@ -228,7 +228,8 @@ class Retriever:
         self.max_idf = math.log(1 + n)
         self._term_cache: dict[str, np.ndarray] = {}
         self._heads = self._heading_phrases()
-        self.rule_clauses = np.array([cid in set(rule_clauses) for cid in self.ids], dtype=float)
+        rules = set(rule_clauses)
+        self.rule_clauses = np.array([cid in rules for cid in self.ids], dtype=float)
         self.typos = TypoRepairer(texts, analyzer.is_word, analyzer.common_char)
 
     # -- index-time helpers ---------------------------------------------------------------------

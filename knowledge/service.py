@@ -47,7 +47,7 @@ from knowledge.documents import (
 from knowledge.embeddings import NamedEmbeddings, make_embeddings
 from knowledge.index import DenseHits, DenseIndex, IndexInfo, Unit, corpus_units, question_units, sentences
 from knowledge.retrieve import Hit, Retrieval, Retriever, as_array
-from knowledge.text import Analyzer, Query, default_analyzer, has_cjk
+from knowledge.text import Analyzer, Query, default_analyzer, detect_lang, has_cjk
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +194,6 @@ def _stem(actor: str) -> str:
     return actor[:-2] if actor.endswith("单位") and len(actor) > 3 else actor
 
 
-def detect_lang(text: str) -> str:
-    """English when English words carry the question (a Chinese term inside an English sentence stays English:
-    "What must the 组建协议 specify?"); else Chinese."""
-    words = re.findall(r"[A-Za-z]{2,}", text)
-    if not words:
-        return "zh"
-    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
-    return "en" if not cjk or (len(words) >= 3 and len(words) * 2 > cjk) else "zh"
-
-
 def _normalize(text: str) -> str:
     """Lower-case letters and CJK only (for matching small talk)."""
     return "".join(ch for ch in text.lower() if ch.isalnum() and unicodedata.category(ch)[0] in "LN")
@@ -274,6 +264,8 @@ class QAService:
         self.index_info: IndexInfo | None = None
         self.index: DenseIndex | None = None
         self.cards = (load_cards(corpus) if CARDS_FILE.exists() else {}) if cards is None else cards
+        # clauses stating a rule over amounts (a card with a ``ratio`` fact): amounts are computed with them
+        self.rule_clauses = frozenset(c for c, card in self.cards.items() if "ratio" in card.facts)
         self.faq: list[Any] = []
         if embeddings is not None and index_dir is not None:
             self.index = DenseIndex(index_dir, embeddings, chroma)
@@ -319,7 +311,7 @@ class QAService:
     def _load(self, documents: list[tuple[DocumentMeta, Corpus]], rebuild: bool) -> None:
         combined, doc_of, parts = combine(documents)
         retriever = Retriever(combined, self.analyzer,
-                              rule_clauses=[c for c, card in self.cards.items() if "ratio" in card.facts])
+                              rule_clauses=sorted(self.rule_clauses))
         with self._lock:
             self.documents, self.corpus, self.doc_of, self.doc_corpora = documents, combined, doc_of, parts
             self.metas = {m.id: m for m, _ in documents}
@@ -535,11 +527,11 @@ class QAService:
     def _computation_first(self, tops: list[Hit], ret: Retrieval, text: str) -> list[Hit]:
         """A question that says what an amount is (申请600万、自筹800万) asks for the sum the funding rule gives:
         the rule's clause, when among the three best, answers first (its lead is computed)."""
-        if not tops or "ratio" in getattr(self.cards.get(tops[0].clause), "facts", {}):
+        if not tops or tops[0].clause in self.rule_clauses:
             return tops
         if not any(a.role for a in amounts(text)):
             return tops
-        rule = next((h for h in ret.hits[:3] if "ratio" in getattr(self.cards.get(h.clause), "facts", {})), None)
+        rule = next((h for h in ret.hits[:3] if h.clause in self.rule_clauses), None)
         if rule is None:
             return tops
         return [rule, *[h for h in tops if h.clause != rule.clause]][:len(tops)]

@@ -39,6 +39,16 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+def detect_lang(text: str) -> str:
+    """English when English words carry the question (a Chinese term inside an English sentence stays English:
+    "What must the 组建协议 specify?"); else Chinese."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    if not words:
+        return "zh"
+    cjk = len(_CJK.findall(text))
+    return "en" if not cjk or (len(words) >= 3 and len(words) * 2 > cjk) else "zh"
+
+
 def _norm_num(tok: str) -> str:
     return re.sub(r"\s+", "", tok).replace("：", ":").replace("-", "—").replace("–", "—").replace("~", "—")
 

@@ -22,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
-_FUZZY = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("eng", "en"), ("ing", "in"))
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_FUZZY_FINALS = (("eng", "en"), ("ing", "in"))
 # (length of a phrase, how often the documents must write it to be a repair target)
 _WINDOWS = ((4, 1), (3, 2))
 
@@ -52,10 +53,11 @@ def _readings() -> dict[str, str]:
 def _fold(reading: str) -> str:
     """A reading as south-western speakers say it: l→n, zh/ch/sh→z/c/s, -eng/-ing→-en/-in."""
     r = "n" + reading[1:] if reading.startswith("l") else reading
-    for a, b in _FUZZY:
-        if a in ("zh", "ch", "sh") and r.startswith(a):
+    for a, b in _FUZZY_INITIALS:
+        if r.startswith(a):
             r = b + r[len(a):]
-        if a in ("eng", "ing") and r.endswith(a):
+    for a, b in _FUZZY_FINALS:
+        if r.endswith(a):
             r = r[:-len(a)] + b
     return r
 
