@@ -62,6 +62,22 @@ def answers_report(svc: object, questions: dict) -> None:
     print("   answers: " + "; ".join(parts))
 
 
+def fast_path_report(svc: object, questions: dict) -> None:
+    """How many questions the fast path takes (no query embedding), and what it changes against the full path."""
+    qs = [it["q"] for it in questions.get("in_scope", [])] + [str(q) for q in questions.get("out_of_scope", [])]
+    fast = svc.answer_many(qs)  # type: ignore[attr-defined]
+    svc.fast_path = False  # type: ignore[attr-defined]
+    try:
+        full = svc.answer_many(qs)  # type: ignore[attr-defined]
+    finally:
+        svc.fast_path = True  # type: ignore[attr-defined]
+    taken = sum(bool(a.features.get("fast")) for a in fast)
+    rank1 = sum(a.ranked[:1] != b.ranked[:1] for a, b in zip(fast, full, strict=True) if a.features.get("fast"))
+    kind = sum(a.kind != b.kind for a, b in zip(fast, full, strict=True) if a.features.get("fast"))
+    print(f"   fast path: {taken}/{len(qs)} questions skip the embedding; against the full path {rank1} rank-1 "
+          f"and {kind} outcome changes")
+
+
 def main() -> int:
     from knowledge.evaluate import evaluate, load_questions
     from knowledge.service import QAService
@@ -72,11 +88,13 @@ def main() -> int:
     ap.add_argument("--model", default="")
     ap.add_argument("--data-dir", type=Path, help="reuse an index here (default: a temporary directory)")
     ap.add_argument("--misses", action="store_true", help="list every question not answered at rank 1")
+    ap.add_argument("--no-fast", action="store_true", help="every question through the query embedding (no fast path)")
     args = ap.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="qa-eval-"))
     svc = QAService.build(data_dir, args.backend, args.model)
+    svc.fast_path = not args.no_fast
 
-    def ask(qs: list[str]) -> list[tuple[list[str], bool]]:
+    def ask(qs: list[str]) -> list[tuple[list[str], bool, str]]:
         return [(a.ranked, a.kind == "refused", a.kind) for a in svc.answer_many(qs)]
 
     print(f"backend {args.backend} ({svc.index_info.model_id if svc.index_info else '-'})")
@@ -89,6 +107,8 @@ def main() -> int:
               f"{m['mrr@5']:>6.3f} {m['oos_refusal_rate']:>7.3f} {m['false_refusal_rate']:>9.3f}"
               f" {m['clarified_in']:>7.3f} {m['clarified_out']:>8.3f}  ({'train' if 'heldout' not in path.name else 'HELD-OUT'})")
         answers_report(svc, load_questions(path))
+        if svc.fast_path:
+            fast_path_report(svc, load_questions(path))
         if args.misses:
             for miss in res.misses:
                 print("   miss:", miss)

@@ -35,6 +35,7 @@ TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "te
               ROOT / "tests" / "data" / "qa_train_extra.yaml", ROOT / "tests" / "data" / "qa_train_more.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
+FAST_SAFETY = 0.02  # the fast path's probability threshold sits this far above the nearest train question it would change
 
 
 def _questions(paths: list[Path]) -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -79,8 +80,50 @@ def _fit_lr(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) -> tu
     return mean, scale, lr.coef_[0], float(lr.intercept_[0])
 
 
+def _fast_thresholds(svc: Any, rows: list[tuple[tuple[Any, dict[str, np.ndarray], list[str], Any], list[str] | None]]
+                     ) -> tuple[float, float, dict[str, Any]]:
+    """The fast path's thresholds on the lexical fusion's top probability and logit margin.
+
+    A train question is *changed* by the fast path when the lexical rank-1 differs from the full ranking's, or
+    the full pipeline would not answer it (clarify, refuse) unless it is in scope and the clause is gold (the
+    gate was unsure of a right answer: answering it is no harm). Of the pairs that change no train question
+    (the probability a safety step above the nearest changed one), the one letting through the most."""
+    from knowledge.corpus import Corpus
+
+    retr = svc.retriever
+    corpus: Corpus = svc.corpus
+    pts: list[tuple[float, float, bool]] = []
+    gained = 0
+    for (q, sig, refs, d), gold in rows:
+        if q.oos_shapes or q.oos:
+            continue  # never on the fast path
+        full = retr.rank(q, sig, refs, d)
+        lex = retr.rank(q, {**sig, **retr.dense_signals(None)}, refs, None, lexical=True)
+        if not lex.hits or not full.hits:
+            continue
+        top = lex.hits[0].clause
+        answered = svc.outcome(full)[0] == "answer"
+        right = gold is not None and any(corpus.is_under(top, g) for g in gold)
+        same = full.hits[0].clause == top and (answered or right)
+        gained += same and not answered
+        pts.append((lex.hits[0].prob, lex.features["margin"], same))
+    bad = [(p, mg) for p, mg, ok in pts if not ok]
+    best = (2.0, 0.0, 0)  # none: never fast
+    for m_th in sorted({0.0, *(mg for _, mg, _ in pts)}):
+        worst = max((p for p, mg in bad if mg >= m_th), default=0.0)
+        p_th = min(1.0, worst + FAST_SAFETY)
+        n_fast = sum(p >= p_th and mg >= m_th for p, mg, _ in pts)
+        if n_fast > best[2]:
+            best = (p_th, m_th, n_fast)
+    p_th, m_th, n_fast = best
+    report = {"questions": len(pts), "changed_if_fast": len(bad), "fast": n_fast,
+              "fast_share": round(n_fast / max(1, len(pts)), 4), "safety": FAST_SAFETY,
+              "unsure_right_answers": gained}
+    return p_th, m_th, report
+
+
 def main() -> int:
-    from knowledge.retrieve import FEATURES, GATE_FEATURES, Linear, RankModel
+    from knowledge.retrieve import _LEX_COLS, FEATURES, GATE_FEATURES, LEX_FEATURES, Linear, RankModel
     from knowledge.service import QAService
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,30 +143,37 @@ def main() -> int:
     rng = np.random.default_rng(7)
     rng.shuffle(folds)
 
-    def hit1(mean: np.ndarray, scale: np.ndarray, w: np.ndarray, b: float, idx: list[int]) -> float:
-        lin = Linear(FEATURES, mean, scale, w, b)
-        return float(np.mean([ys[keep[i]][int(np.argmax(lin.logit(xs[keep[i]])))] for i in idx]))
+    def fit_fusion(names: tuple[str, ...], cols: list[int]) -> tuple[Linear, dict[float, float], float, float]:
+        """Logistic fusion over the feature columns ``cols``, C chosen by grouped 5-fold CV on hit@1."""
+        def hit1(lin: Linear, idx: list[int]) -> float:
+            return float(np.mean([ys[keep[i]][int(np.argmax(lin.logit(xs[keep[i]][:, cols])))] for i in idx]))
 
-    cv: dict[float, float] = {}
-    for c in CS:
-        scores = []
-        for f in range(5):
-            tr = [i for i in range(n) if folds[i] != f]
-            te = [i for i in range(n) if folds[i] == f]
-            m, s, w, b = _fit_lr(np.vstack([xs[keep[i]] for i in tr]), np.concatenate([ys[keep[i]] for i in tr]), c,
-                                 balanced=False)
-            scores.append(hit1(m, s, w, b, te) * len(te))
-        cv[c] = sum(scores) / n
-    best_c = max(CS, key=lambda c: (round(cv[c], 4), -abs(np.log(c))))
-    m, s, w, b = _fit_lr(np.vstack([xs[i] for i in keep]), np.concatenate([ys[i] for i in keep]), best_c, balanced=False)
-    fusion = Linear(FEATURES, m, s, w, b)
-    train_hit1 = hit1(m, s, w, b, list(range(n)))
+        cv: dict[float, float] = {}
+        for c in CS:
+            scores = []
+            for f in range(5):
+                tr = [i for i in range(n) if folds[i] != f]
+                te = [i for i in range(n) if folds[i] == f]
+                m, s, w, b = _fit_lr(np.vstack([xs[keep[i]][:, cols] for i in tr]),
+                                     np.concatenate([ys[keep[i]] for i in tr]), c, balanced=False)
+                scores.append(hit1(Linear(names, m, s, w, b), te) * len(te))
+            cv[c] = sum(scores) / n
+        best_c = max(CS, key=lambda c: (round(cv[c], 4), -abs(np.log(c))))
+        m, s, w, b = _fit_lr(np.vstack([xs[i][:, cols] for i in keep]), np.concatenate([ys[i] for i in keep]), best_c,
+                             balanced=False)
+        lin = Linear(names, m, s, w, b)
+        return lin, cv, best_c, hit1(lin, list(range(n)))
+
+    fusion, cv, best_c, train_hit1 = fit_fusion(FEATURES, list(range(len(FEATURES))))
+    m, s, w, b = fusion.mean, fusion.scale, fusion.weights, fusion.bias
+    lexical, cv_lex, c_lex, lex_hit1 = fit_fusion(LEX_FEATURES, _LEX_COLS)
 
     # the gate, under the fitted fusion
     svc.retriever.model = RankModel(fusion, svc.retriever.model.gate, svc.retriever.model.thresholds)
     gate_rows: list[list[float]] = []
     labels: list[int] = []
-    for (q, sig, refs, d), lab in [(r, 1) for r in rows_in] + [(r, 0) for r in _rows(svc, outs)]:
+    rows_out = _rows(svc, outs)
+    for (q, sig, refs, d), lab in [(r, 1) for r in rows_in] + [(r, 0) for r in rows_out]:
         if q.oos_shapes:  # refused by shape before the gate is asked
             continue
         ret = svc.retriever.rank(q, sig, refs, d)
@@ -145,6 +195,12 @@ def main() -> int:
     cands = np.unique(np.concatenate([p_in, p_out]))
     refuse = float(max(cands, key=lambda t: float(np.mean(p_out < t)) - 3 * float(np.mean(p_in < t))))
     answer = max(refuse, float(p_in[int(0.05 * len(p_in))]))
+    # the fast path: where the lexical fusion's top probability and margin are at least these, the full
+    # ranking (dense included) has the same rank-1 and the gate answers, on every train question
+    svc.retriever.model = RankModel(fusion, Linear(GATE_FEATURES, gm, gs, gw, gb),
+                                    {"answer": answer, "refuse": refuse}, lexical)
+    fast, fast_margin, fast_report = _fast_thresholds(
+        svc, [(r, gold) for r, (_, gold) in zip(rows_in, ins, strict=True)] + [(r, None) for r in rows_out])
     report = {
         "train_sets": [str(p.relative_to(ROOT.parent)) for p in TRAIN_SETS if p.exists()],
         "in_scope_questions": len(ins), "out_of_scope_questions": len(outs),
@@ -154,12 +210,19 @@ def main() -> int:
                  "cv_oos_refused": round(float(np.mean(p_cv[gy == 0] < refuse)), 4),
                  "cv_oos_answered": round(float(np.mean(p_cv[gy == 0] >= answer)), 4),
                  "cv_in_clarified": round(float(np.mean((p_cv[gy == 1] >= refuse) & (p_cv[gy == 1] < answer))), 4)},
+        "lexical": {"cv_hit1_by_C": {str(c): round(v, 4) for c, v in cv_lex.items()}, "C": c_lex,
+                    "train_hit1": round(lex_hit1, 4)},
+        "fast_path": fast_report,
     }
     out = {
         "report": report,
-        "thresholds": {"answer": round(answer, 4), "refuse": round(refuse, 4)},
+        "thresholds": {"answer": round(answer, 4), "refuse": round(refuse, 4), "fast": round(fast, 4),
+                       "fast_margin": round(fast_margin, 4)},
         "fusion": {"features": list(FEATURES), "mean": m.round(6).tolist(), "scale": s.round(6).tolist(),
                    "weights": w.round(6).tolist(), "bias": round(b, 6)},
+        "lexical": {"features": list(LEX_FEATURES), "mean": lexical.mean.round(6).tolist(),
+                    "scale": lexical.scale.round(6).tolist(), "weights": lexical.weights.round(6).tolist(),
+                    "bias": round(lexical.bias, 6)},
         "gate": {"features": list(GATE_FEATURES), "mean": gm.round(6).tolist(), "scale": gs.round(6).tolist(),
                  "weights": gw.round(6).tolist(), "bias": round(gb, 6)},
     }

@@ -48,6 +48,10 @@ FEATURES = (
     "head_cover", "head_full", "own_role", "other_role", "heading_phrase", "explicit",
     "parent", "parent_cover", "attach_off", "attach_on", "amount_rule",
 )
+# the fast path's fusion: the same features without the dense ones (a question whose lexical ranking is
+# decisive skips the query embedding and Chroma; see ``Retriever.decisive`` and ``knowledge.fit``)
+LEX_FEATURES = tuple(f for f in FEATURES if not f.startswith("d_"))
+_LEX_COLS = [FEATURES.index(f) for f in LEX_FEATURES]
 # the gate sees evidence that does not depend on how well the lexicon covers a wording (the lexicon was
 # tuned on the train questions: counts of known/unknown words and lexicon hits flatter them and trip on
 # filler words and typos), so it weighs dense neighbours, the fused ranking and the out-of-scope topics
@@ -76,6 +80,7 @@ class Retrieval:
     hits: list[Hit]  # grouped by clause, best first
     features: dict[str, float] = field(default_factory=dict)  # question-level, for the gate
     unknown: list[str] = field(default_factory=list)  # question words no document uses
+    fast: bool = False  # ranked by the lexical fusion alone (no query embedding): decisive, answered
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,8 @@ class Linear:
 class RankModel:
     fusion: Linear
     gate: Linear
-    thresholds: dict[str, float]  # answer / refuse on the gate probability; clarify between
+    thresholds: dict[str, float]  # answer / refuse on the gate probability; clarify between; fast (see below)
+    lexical: Linear | None = None  # fusion over LEX_FEATURES: the fast path's ranking (None: no fast path)
 
 
 # before any fit: reciprocal ranks summed (plain RRF), a gate that trusts lexical evidence
@@ -126,8 +132,9 @@ def load_model(path: Path = RANKER_FILE) -> RankModel:
         return _NEUTRAL
     d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
+        lexical = Linear.from_dict(d["lexical"], LEX_FEATURES) if "lexical" in d else None
         return RankModel(Linear.from_dict(d["fusion"], FEATURES), Linear.from_dict(d["gate"], GATE_FEATURES),
-                         {str(k): float(v) for k, v in d["thresholds"].items()})
+                         {str(k): float(v) for k, v in d["thresholds"].items()}, lexical)
     except (KeyError, ValueError) as exc:  # a stale file (a test keeps the shipped one in step)
         log.warning("ranking model %s does not fit this code (%s); using plain rank fusion until refitted", path, exc)
         return _NEUTRAL
@@ -287,8 +294,9 @@ class Retriever:
         if dense is None:
             return {k: np.zeros(n) for k in ("d_clause", "d_sent", "d_card", "d_faq")}
         by = dense.by_kind
+        # an officer's FAQ question answered with a clause is the same evidence as a card question of it
         return {"d_clause": by["clause"].astype(np.float64), "d_sent": np.maximum(by["sent"], by["clause"]).astype(np.float64),
-                "d_card": by["card"].astype(np.float64), "d_faq": by["faq"].astype(np.float64)}
+                "d_card": np.maximum(by["card"], by["faq"]).astype(np.float64), "d_faq": by["faq"].astype(np.float64)}
 
     def structure_signals(self, q: Query, refs: Sequence[str]) -> dict[str, np.ndarray]:
         n = len(self.ids)
@@ -342,10 +350,11 @@ class Retriever:
         return self.rank(q, sig, refs, dense, k)
 
     def rank(self, q: Query, sig: dict[str, np.ndarray], refs: Sequence[str], dense: DenseHits | None,
-             k: int = 6) -> Retrieval:
-        """Stages 2–4 over computed signals."""
+             k: int = 6, lexical: bool = False) -> Retrieval:
+        """Stages 2–4 over computed signals; ``lexical``: by the fast path's fusion (no dense features)."""
         x = self.feature_matrix(sig)
-        logit = self.model.fusion.logit(x)
+        lex_model = self.model.lexical if lexical else None
+        logit = lex_model.logit(x[:, _LEX_COLS]) if lex_model is not None else self.model.fusion.logit(x)
         logit = self._sub_of_named(logit, sig, refs)
         order = [int(i) for i in np.argsort(-logit, kind="stable")]
         prob = 1.0 / (1.0 + np.exp(-logit))
@@ -362,7 +371,16 @@ class Retriever:
             if len(hits) >= k:
                 break
         feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0)
-        return Retrieval(q, hits, feats, unknown)
+        return Retrieval(q, hits, feats, unknown, fast=lex_model is not None)
+
+    def decisive(self, ret: Retrieval) -> bool:
+        """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
+        and margin (fit on the train questions so that no rank-1 or outcome changes there; see
+        ``knowledge.fit``), and nothing in the question points out of scope (those always see the gate)."""
+        th = self.model.thresholds
+        if not ret.fast or not ret.hits or "fast" not in th or ret.query.oos_shapes or ret.query.oos:
+            return False
+        return ret.hits[0].prob >= th["fast"] and ret.features["margin"] >= th.get("fast_margin", 0.0)
 
     def _sub_of_named(self, logit: np.ndarray, sig: dict[str, np.ndarray], refs: Sequence[str]) -> np.ndarray:
         """A question naming a clause ("附件1 … 需附哪些材料") is answered by the part of it that matches the

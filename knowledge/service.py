@@ -267,6 +267,7 @@ class QAService:
         # clauses stating a rule over amounts (a card with a ``ratio`` fact): amounts are computed with them
         self.rule_clauses = frozenset(c for c, card in self.cards.items() if "ratio" in card.facts)
         self.faq: list[Any] = []
+        self.fast_path = True  # decisive questions skip the query embedding (see ``_retrieve``)
         if embeddings is not None and index_dir is not None:
             self.index = DenseIndex(index_dir, embeddings, chroma)
         self._lock = threading.Lock()
@@ -338,16 +339,15 @@ class QAService:
             query, topic = (None, "") if early else self._query(text, ctx)
             parts = [] if early or topic else [self.analyzer.analyze(p) for p in split_parts(text, self._actors)]
             prepared.append((raw, lng, truncated, early, query, topic, parts))
-        todo = [q.text for p in prepared if p[4] is not None for q in (p[4], *p[6])]
-        dense = iter(self._dense(todo))
+        rets = iter(self._retrieve([q for p in prepared if p[4] is not None for q in (p[4], *p[6])]))
         out: list[Answer] = []
         for raw, lng, truncated, early, query, topic, parts in prepared:
             if early is not None:
                 out.append(early)
                 continue
             assert query is not None
-            ret = self.retriever.retrieve(query, next(dense))
-            part_rets = [self.retriever.retrieve(pq, next(dense)) for pq in parts]
+            ret = next(rets)
+            part_rets = [next(rets) for _ in parts]
             ans = self._compose(raw, lng, ret, ctxs[len(out)], topic, today, part_rets)
             if truncated:
                 ans.note = (_r("truncated", lng, n=MAX_QUESTION) + " " + ans.note).strip()
@@ -390,6 +390,23 @@ class QAService:
         docs = {f"doc:{doc}": corpus_units(c, f"doc:{doc}") for doc, c in self.doc_corpora.items()}
         return {**docs, "cards": question_units(cards, "cards", "card"),
                 "faq": question_units(faq, "faq", "faq"), "oos": question_units(anchors, "oos", "oos")}
+
+    def _retrieve(self, queries: list[Query]) -> list[Retrieval]:
+        """Each query ranked: by its lexical signals alone where they are decisive (no embedding, no Chroma:
+        the fast path, see ``Retriever.decisive``), else with Chroma's nearest units (embedded in one batch)."""
+        retr = self.retriever
+        lexical = [retr.signals(q, None) for q in queries]
+        rets: list[Retrieval | None] = [None] * len(queries)
+        if self.fast_path and self.index is not None:
+            for i, (q, (sig, refs)) in enumerate(zip(queries, lexical, strict=True)):
+                fast = retr.rank(q, sig, refs, None, lexical=True)
+                if retr.decisive(fast):
+                    rets[i] = fast
+        need = [i for i, r in enumerate(rets) if r is None]
+        for i, dense in zip(need, self._dense([queries[i].text for i in need]), strict=True):
+            sig, refs = lexical[i]
+            rets[i] = retr.rank(queries[i], {**sig, **retr.dense_signals(dense)}, refs, dense)
+        return [r for r in rets if r is not None]
 
     def _dense(self, texts: list[str]) -> list[DenseHits | None]:
         """Chroma's nearest units for each question (None without an index)."""
@@ -465,6 +482,8 @@ class QAService:
             return "answer", 1.0
         if not ret.hits:
             return "refused", 0.0
+        if ret.fast:  # decisive lexical evidence (fit so that the gate answers every such train question)
+            return "answer", ret.hits[0].prob
         p = self.retriever.gate(ret.features)
         th = self.retriever.model.thresholds
         if p >= th["answer"]:
@@ -474,7 +493,7 @@ class QAService:
     def _compose(self, raw: str, lang: str, ret: Retrieval, prev_ctx: dict[str, Any] | None, topic: str,
                  today: date | None, parts: Sequence[Retrieval] = ()) -> Answer:
         ranked = [h.clause for h in ret.hits]
-        feats: dict[str, Any] = {**ret.features, "unknown_words": ret.unknown}
+        feats: dict[str, Any] = {**ret.features, "unknown_words": ret.unknown, "fast": ret.fast}
         kind, p_in = self.outcome(ret)
         feats["p_in"] = p_in
         ret.hits = self._newer_first(ret.hits, today)

@@ -18,8 +18,8 @@ FLOORS = {
     "dev": {"hit@1": 0.96, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "paraphrases": {"hit@1": 0.93, "hit@3": 0.98, "oos_refusal_rate": 0.97, "false_refusal_rate": 0.013},
     "train_extra": {"hit@1": 0.92, "hit@3": 0.98, "oos_refusal_rate": 0.96, "false_refusal_rate": 0.011},
-    "train_more": {"hit@1": 0.85, "hit@3": 0.92, "oos_refusal_rate": 0.82, "false_refusal_rate": 0.045},
-    "heldout": {"hit@1": 0.89, "hit@3": 0.93, "oos_refusal_rate": 0.89, "false_refusal_rate": 0.03},
+    "train_more": {"hit@1": 0.86, "hit@3": 0.928, "oos_refusal_rate": 0.857, "false_refusal_rate": 0.035},
+    "heldout": {"hit@1": 0.897, "hit@3": 0.938, "oos_refusal_rate": 0.891, "false_refusal_rate": 0.025},
 }
 
 
@@ -54,3 +54,35 @@ def test_no_rank_1_or_outcome_changed_against_the_baseline() -> None:
     changes = diff(old, new)
     assert not changes, "rank-1 or outcome changed; run `python -m knowledge.baseline` and commit the diff:\n" + \
         "\n".join(changes[:40])
+
+
+def test_the_fast_path_changes_no_rank_1_or_outcome_on_the_train_questions() -> None:
+    """Questions whose lexical ranking is decisive skip the query embedding; its thresholds were fit so that
+    on every train question the full path (dense included) has the same best clause and the gate answers."""
+    svc = service()
+    qs: list[str] = []
+    for name in ("paraphrases", "train_extra", "train_more"):
+        d = load_questions(SETS[name])
+        qs += [it["q"] for it in d["in_scope"]] + [str(q) for q in d["out_of_scope"]]
+    fast = svc.answer_many(qs)
+    svc.fast_path = False
+    try:
+        full = svc.answer_many(qs)
+    finally:
+        svc.fast_path = True
+    taken = [(q, a, b) for q, a, b in zip(qs, fast, full, strict=True) if a.features.get("fast")]
+    assert len(taken) >= 0.1 * len(qs), f"only {len(taken)} of {len(qs)} took the fast path"
+    changed = [(q, a.ranked[:1], b.ranked[:1]) for q, a, b in taken if a.ranked[:1] != b.ranked[:1]]
+    assert not changed, changed
+    # an outcome may only change where the gate was unsure of a right answer (fit: "unsure_right_answers")
+    assert all(a.kind == "answer" for _, a, _ in taken)
+    assert sum(b.kind != "answer" for _, _, b in taken) <= 0.02 * len(taken)
+
+
+def test_out_of_scope_words_never_take_the_fast_path() -> None:
+    """A question naming an out-of-scope topic always meets the gate (the dense out-of-scope anchors), however
+    decisive its scheme words are; the same words without it may go fast."""
+    svc = service()
+    plain, oos = svc.answer_many(["牵头单位应具备哪些条件？", "牵头单位申报高新技术企业认定要具备哪些条件？"])
+    assert plain.features.get("fast") and plain.kind == "answer"
+    assert oos.features["oos"] > 0 and not oos.features.get("fast")
