@@ -73,13 +73,29 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     return card.facets[-neg] if top > 0 else None
 
 
+FRAGMENT = 0.8  # a facet answer whose character pairs/words are at least this share of the gist's is a part of it
+
+
+def _fragment_of(part: str, whole: str) -> bool:
+    """``part`` says nothing ``whole`` does not (most of its character pairs or words are in it) and is shorter."""
+    g = _grams(part)
+    return len(whole) > len(part) and bool(g) and len(g & _grams(whole)) >= FRAGMENT * len(g)
+
+
 def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool) -> str:
-    """The facet's answer (or the gist), oriented for a yes/no question."""
-    text = (facet.en if lang == "en" else facet.zh) if facet else (card.gist.en if lang == "en" else card.gist.zh)
+    """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
+    with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
+    the gist names what the clause is about and where)."""
+    gist = card.gist.en if lang == "en" else card.gist.zh
+    text = (facet.en if lang == "en" else facet.zh) if facet else gist
     polar = facet.polar if facet else None
+    p = (polar.en if lang == "en" else polar.zh) if polar else ""
+    if facet is not None and len(card.facets) == 1:
+        body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
+        if _fragment_of(body, gist):
+            text = gist
     if polar is None:
         return text
-    p = polar.en if lang == "en" else polar.zh
     starts = text.lower().startswith(p.lower())
     if yes_no and not starts:
         return f"{p}. {text}" if lang == "en" else f"{p}。{text}"

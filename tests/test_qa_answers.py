@@ -34,6 +34,17 @@ def test_the_lead_states_the_rule_not_where_it_is() -> None:
     assert ans.clause_ids == ans.ranked[:1]
 
 
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    ("建设方案里的建设基础和优势写什么", "A3.2", "建设方案第二部分"),
+    ("What goes in article 1 of the agreement?", "A2.1", "Article 1 of the agreement"),
+])
+def test_a_fragment_answer_gives_way_to_the_gist_that_says_where(q: str, clause: str, has: str) -> None:
+    """The only facet's answer 「写明建设基础和优势」 says what, not where: the card's gist says both."""
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
 @pytest.mark.parametrize(("q", "start"), [
     ("一家企业能同时牵头两个联合体吗", "原则上不行"),
     ("Can one company lead two consortia at the same time?", "As a rule, no"),
