@@ -8,6 +8,7 @@ interceptors and document handlers on the router; they never see Telegram.
 
 from __future__ import annotations
 
+import copy
 import html
 import logging
 import re
@@ -108,6 +109,9 @@ class Ctx:
     command: str | None = None
     args: str = ""
     result: str = "done"  # for the audit log: done | usage | refused (handlers set usage / refused)
+    # this chat's dialog states, read once per update (the dialogs each ask before the Q&A answers); updates of
+    # one chat are handled one at a time, so nothing else changes them meanwhile
+    _states: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     def usage(self, reply: Reply) -> Reply:
         """A usage error (bad or missing arguments): recorded so in the audit log."""
@@ -125,16 +129,24 @@ class Ctx:
         return role in self.user.roles
 
     def get_state(self, key: str) -> dict[str, Any] | None:
-        from storage import repo
+        if self._states is None:
+            from storage import repo
 
-        with self.app.db.session() as s:
-            return repo.get_state(s, self.msg.chat_id, key)
+            with self.app.db.session() as s:
+                self._states = repo.chat_states(s, self.msg.chat_id)
+        value = self._states.get(key)
+        return copy.deepcopy(value) if value is not None else None
 
     def set_state(self, key: str, value: dict[str, Any] | None) -> None:
         from storage import repo
 
         with self.app.db.session() as s:
             repo.put_state(s, self.msg.chat_id, key, value, self.now)
+        if self._states is not None:
+            if value is None:
+                self._states.pop(key, None)
+            else:
+                self._states[key] = copy.deepcopy(value)
 
 
 Result = Outcome | Reply | list[Reply] | None

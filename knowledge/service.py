@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from knowledge.batching import Coalescer
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
@@ -273,6 +274,7 @@ class QAService:
         self._lock = threading.Lock()
         self._load(list(documents) if documents else [bundled_scheme(corpus)], rebuild)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
+        self._coalesce: Coalescer[str, DenseHits | None] = Coalescer(self._dense_now)
         self._cache_lock = threading.Lock()
         intents = replies()["intents"]
         self._intents = [(name, {_normalize(p) for p in spec["patterns"]}) for name, spec in intents.items()]
@@ -409,9 +411,14 @@ class QAService:
         return [r for r in rets if r is not None]
 
     def _dense(self, texts: list[str]) -> list[DenseHits | None]:
-        """Chroma's nearest units for each question (None without an index)."""
+        """Chroma's nearest units for each question (None without an index). Questions asked on other threads
+        meanwhile are embedded and searched in the same batch (``knowledge.batching``)."""
         if self.index is None or not texts:
             return [None] * len(texts)
+        return self._coalesce(texts)
+
+    def _dense_now(self, texts: list[str]) -> list[DenseHits | None]:
+        assert self.index is not None
         return self.index.search(self._embed(texts))
 
     def _embed(self, texts: list[str]) -> list[np.ndarray | None]:

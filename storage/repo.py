@@ -103,6 +103,11 @@ def get_state(s: Session, chat_id: int, key: str) -> dict[str, Any] | None:
     return dict(row.value) if row is not None else None
 
 
+def chat_states(s: Session, chat_id: int) -> dict[str, dict[str, Any]]:
+    """Every state of one chat, by key."""
+    return {row.key: dict(row.value) for row in s.scalars(select(ChatState).where(ChatState.chat_id == chat_id))}
+
+
 def put_state(s: Session, chat_id: int, key: str, value: dict[str, Any] | None, now: datetime) -> None:
     row = s.get(ChatState, (chat_id, key))
     if value is None:
