@@ -38,6 +38,7 @@ import numpy as np
 
 from knowledge.corpus import Corpus
 from knowledge.embeddings import NamedEmbeddings
+from knowledge.vectors import shipped, unit_key
 
 log = logging.getLogger(__name__)
 
@@ -312,16 +313,21 @@ class DenseIndex:
     def _add(self, col: Any, units: Sequence[Unit], version: str) -> None:
         if not units:
             return
-        passages = [u for u in units if not u.query_like]
-        questions = [u for u in units if u.query_like]
-        vecs = dict(zip([u.key for u in passages], self.embeddings.embed_documents([u.text for u in passages]),
-                        strict=True))
+        # the bundled units' vectors ship with the package (knowledge.vectors); only the rest is embedded
+        ready = shipped(self.embeddings.model_id)
+        vecs: dict[str, Any] = {u.key: v for u in units if (v := ready.get(unit_key(u.query_like, u.text))) is not None}
+        passages = [u for u in units if not u.query_like and u.key not in vecs]
+        questions = [u for u in units if u.query_like and u.key not in vecs]
+        if passages:
+            vecs.update(zip([u.key for u in passages], self.embeddings.embed_documents([u.text for u in passages]),
+                            strict=True))
         if questions:
             vecs.update(zip([u.key for u in questions], self.embeddings.embed_queries([u.text for u in questions]),
                             strict=True))
         for start in range(0, len(units), 1000):
             chunk = units[start:start + 1000]
-            col.upsert(ids=[_unit_id(version, u.key) for u in chunk], embeddings=[vecs[u.key] for u in chunk],
+            col.upsert(ids=[_unit_id(version, u.key) for u in chunk],
+                       embeddings=[np.asarray(vecs[u.key], dtype=np.float32) for u in chunk],
                        documents=[u.text for u in chunk],
                        metadatas=[{"part": u.part, "clause": u.clause, "kind": u.kind, "facet": u.facet, "h": version}
                                   for u in chunk])
