@@ -280,8 +280,13 @@ def validity_summary(meta: DocumentMeta, today: date, all_metas: Sequence[Docume
         status_text = str(m["status_not_yet"][lang])
     else:
         status_text = str(m[f"status_{status}"][lang])
-    return str(m["summary"][lang]).format(title=meta.title, issuer=meta.issuer or issuer_short("", lang),
-                                          issued=meta.issued_text(lang), validity=validity_text,
+    issuer, issued = meta.issuer or issuer_short("", lang), meta.issued_text(lang)
+    if lang == "en":  # an English reader gets the issuer's English name (or its Chinese one in parentheses)
+        known = messages()["issuers"].get(issuer.strip())
+        issuer = str(known["en"]) if known else f"the issuer ({issuer})"
+        issued = ("in " if meta.issued_precision == "year" else "on ") + issued
+    return str(m["summary"][lang]).format(title=meta.title, issuer=issuer,
+                                          issued=issued, validity=validity_text,
                                           today=fmt_date(today, "day", lang), status=status_text)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import replace
 from datetime import date
 
@@ -151,6 +153,12 @@ def test_validity_summary_answers_is_it_still_valid() -> None:
         "《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期3年（2025年内到期）；"
         "按2026年12月1日判断：已失效。")
     assert "As of 2025-06-01: it may have expired" in validity_summary(SCHEME, date(2025, 6, 1), [SCHEME], "en")
+    # English: the issuer's English name, "in" a year or "on" a day, no Chinese outside 《》 and parentheses
+    en = validity_summary(SCHEME, today, [SCHEME], "en")
+    assert "was issued by the Yunnan Provincial Department of Science and Technology (省科技厅) in 2022;" in en, en
+    assert not re.search(r"[\u4e00-\u9fff]", re.sub(r"\([^)]*\)|《[^》]*》", "", en)), en
+    other = meta(issuer="某州科技局", issued=date(2026, 3, 1))
+    assert "was issued by the issuer (某州科技局) on " in validity_summary(other, today, [other], "en")
     revised = meta("revised-2026", title="云南省创新联合体建设管理办法", issued=date(2026, 6, 1), supersedes="scheme")
     assert validity_summary(SCHEME, today, [SCHEME, revised]).endswith("已被《云南省创新联合体建设管理办法》取代。")
     assert "未规定有效期" in validity_summary(revised, today, [SCHEME, revised])
