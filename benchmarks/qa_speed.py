@@ -63,6 +63,9 @@ def main() -> int:
             t0 = time.perf_counter()
             svc.answer(q)
             times.append((time.perf_counter() - t0) * 1000)
+    slow = [(i, round(t)) for i, t in enumerate(times) if t > 100]
+    if slow:
+        print(f"  over 100 ms: {slow[:5]} (question number, ms)")
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
     print(f"warm ask: n={len(times)} p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms")

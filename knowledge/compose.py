@@ -39,6 +39,28 @@ def is_yes_no(text: str) -> bool:
     return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t))
 
 
+_COUNTERS = "个条项部分步种类家方面份"
+_ASKS_COUNT = re.compile(rf"(?:几|多少)([{_COUNTERS}])|how many|number of", re.I)
+_NUM = "一二两三四五六七八九十\\d"
+_STATES_COUNT_EN = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|\d+) (?:\w+ )?(?:parts|steps|"
+                              r"principles|conditions|attachments|tasks|items|sections|kinds|types|measures|articles)\b",
+                              re.I)
+
+
+def asks_count(text: str) -> str:
+    """What the question counts: the counter of 几个 / 几条 / 多少项 (个, 条, 项), "n" for "how many", "" when
+    it asks no count."""
+    m = _ASKS_COUNT.search(text)
+    return "" if m is None else (m.group(1) or "n")
+
+
+def _states_count(text: str, counter: str) -> bool:
+    """``text`` says a number of ``counter`` (三条, 六步; in English: three principles, six steps)."""
+    if counter == "n" or not has_cjk(text):
+        return bool(_STATES_COUNT_EN.search(text)) or bool(re.search(rf"[{_NUM}]+[{_COUNTERS}]", text))
+    return bool(re.search(rf"[{_NUM}]+{counter}", text))
+
+
 def _grams(text: str) -> set[str]:
     """CJK character pairs and Latin words."""
     low = text.lower()
@@ -82,12 +104,16 @@ def _fragment_of(part: str, whole: str) -> bool:
     return len(whole) > len(part) and bool(g) and len(g & _grams(whole)) >= FRAGMENT * len(g)
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool) -> str:
+def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "") -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
-    the gist names what the clause is about and where)."""
+    the gist names what the clause is about and where); a question asking how many (``count``: the counter,
+    see ``asks_count``) gets the gist
+    when the gist says the number and the facet's answer does not (「方案有三个附件：…」)."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
+    if count and facet is not None and _states_count(gist, count) and not _states_count(text, count):
+        text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
     if facet is not None and len(card.facets) == 1:

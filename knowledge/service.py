@@ -29,6 +29,7 @@ from knowledge.batching import Coalescer
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
+    asks_count,
     card_lead,
     deadline_lead,
     funding_lead,
@@ -535,7 +536,7 @@ class QAService:
             facet = pick_facet(card, h.facet_sims, text) if card else None
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
-                lead = card_lead(card, facet, lang, yes_no) if card else self._label(h.clause, lang)
+                lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else self._label(h.clause, lang)
             leads.append(lead)
             cites.append(self._citation(h.clause, self.retriever.term_weights(ret.query), facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))

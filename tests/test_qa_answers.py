@@ -45,6 +45,24 @@ def test_a_fragment_answer_gives_way_to_the_gist_that_says_where(q: str, clause:
     assert has in ans.lead, ans.lead
 
 
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    ("组建程序分几步", "5", "六步"),
+    ("方案一共有几个附件", "attachments", "三个附件"),
+    ("How many attachments does the scheme have?", "attachments", "three attachments"),
+])
+def test_a_how_many_question_gets_the_number(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
+def test_what_a_question_counts() -> None:
+    from knowledge.compose import asks_count
+
+    assert [asks_count(q) for q in ("组建程序分几步", "附件有几个", "要多少项", "How many steps?", "组建程序是什么")] == \
+        ["步", "个", "项", "n", ""]
+
+
 @pytest.mark.parametrize(("q", "start"), [
     ("一家企业能同时牵头两个联合体吗", "原则上不行"),
     ("Can one company lead two consortia at the same time?", "As a rule, no"),
