@@ -50,6 +50,9 @@ ANCHORS = "scheme_anchors"
 COLLECTIONS = {PASSAGES: ("clause", "sent"), QUESTIONS: ("card", "faq"), ANCHORS: ("oos",)}
 COLLECTION = PASSAGES
 SEARCH_K = 100  # nearest units asked of each collection per question
+# the graph is built on one thread (the same graph for the same units) and searched wide enough that the 100
+# nearest are found exactly in collections of a few thousand units, whatever versions were added and dropped
+HNSW_EF = 400
 KINDS = ("clause", "sent", "card", "faq")
 QUERY_BATCH = 8
 
@@ -279,7 +282,7 @@ class DenseIndex:
         store = Chroma(
             collection_name=name, embedding_function=self.embeddings, client=self.client,
             collection_metadata={"model_id": model_id[:200], "chunking": CHUNKING_VERSION},
-            collection_configuration={"hnsw": {"space": "cosine"}},
+            collection_configuration={"hnsw": {"space": "cosine", "num_threads": 1, "ef_search": HNSW_EF}},
         )
         col = store._collection
         stored = {k[2:] for k in meta if k.startswith("v:")}

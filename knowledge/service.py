@@ -391,7 +391,7 @@ class QAService:
                if (key := clause_key(getattr(e, "document", SCHEME_ID), str(e.clause))) in self.corpus.clauses]
         anchors = [("", -1, q) for q in oos_anchors()]
         docs = {f"doc:{doc}": corpus_units(c, f"doc:{doc}") for doc, c in self.doc_corpora.items()}
-        return {**docs, "cards": question_units(cards, "cards", "card"),
+        return {**docs, "en": self._english_units(), "cards": question_units(cards, "cards", "card"),
                 "faq": question_units(faq, "faq", "faq"), "oos": question_units(anchors, "oos", "oos")}
 
     def _retrieve(self, queries: list[Query]) -> list[Retrieval]:
@@ -410,6 +410,19 @@ class QAService:
             sig, refs = lexical[i]
             rets[i] = retr.rank(queries[i], {**sig, **retr.dense_signals(dense)}, refs, dense)
         return [r for r in rets if r is not None]
+
+    def _english_units(self) -> list[Unit]:
+        """The cards' English: each clause's gist and reference-translation sentences as sentence units, so an
+        English question meets English text (same-language similarity) as a Chinese one meets the clause."""
+        out: list[Unit] = []
+        for cid, card in self.cards.items():
+            if cid not in self.corpus.clauses:
+                continue
+            head = card.title_en.strip()
+            for i, sent in enumerate([card.gist.en, *card.en]):
+                if sent.strip():
+                    out.append(Unit(f"en|s|{cid}|{i}", "en", cid, "sent", f"{head}: {sent}".strip(": ")))
+        return out
 
     def _dense(self, texts: list[str]) -> list[DenseHits | None]:
         """Chroma's nearest units for each question (None without an index). Questions asked on other threads

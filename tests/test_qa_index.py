@@ -150,3 +150,15 @@ def test_query_embeddings_from_many_threads_at_once_equal_the_ones_made_one_by_o
         t.join()
     assert got == alone
     assert emb.embed_queries(texts) == alone  # the batched path too
+
+
+def test_english_questions_meet_the_cards_english_text() -> None:
+    """Each clause's English gist and reference translation are sentence vectors of that clause: an English
+    question is compared with English, not only across languages."""
+    svc = service()
+    units = svc._parts()["en"]
+    with_en = {cid for cid, card in svc.cards.items() if card.gist.en and cid in svc.corpus.clauses}
+    assert {u.clause for u in units} == with_en and all(u.kind == "sent" and not u.query_like for u in units)
+    assert any("refuses to provide" in u.text.lower() or "refuse" in u.text.lower() for u in units if u.clause == "8.4")
+    ans = svc.answer("what happens if we refuse to report information")
+    assert ans.ranked[0] == "8.4", ans.ranked
