@@ -35,22 +35,15 @@ def test_the_lead_states_the_rule_not_where_it_is() -> None:
 
 
 @pytest.mark.parametrize(("q", "clause", "has"), [
+    # the only facet's answer 「写明建设基础和优势」 says what, not where: the card's gist says both
     ("建设方案里的建设基础和优势写什么", "A3.2", "建设方案第二部分"),
     ("What goes in article 1 of the agreement?", "A2.1", "Article 1 of the agreement"),
-])
-def test_a_fragment_answer_gives_way_to_the_gist_that_says_where(q: str, clause: str, has: str) -> None:
-    """The only facet's answer 「写明建设基础和优势」 says what, not where: the card's gist says both."""
-    ans = service().answer(q, today=TODAY)
-    assert ans.citations[0].clause == clause, ans.ranked
-    assert has in ans.lead, ans.lead
-
-
-@pytest.mark.parametrize(("q", "clause", "has"), [
+    # a how-many question gets the gist that says the number
     ("组建程序分几步", "5", "六步"),
     ("方案一共有几个附件", "attachments", "三个附件"),
     ("How many attachments does the scheme have?", "attachments", "three attachments"),
 ])
-def test_a_how_many_question_gets_the_number(q: str, clause: str, has: str) -> None:
+def test_the_lead_says_where_and_how_many_when_asked(q: str, clause: str, has: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.citations[0].clause == clause, ans.ranked
     assert has in ans.lead, ans.lead
