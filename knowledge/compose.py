@@ -108,8 +108,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
-    see ``asks_count``) gets the gist
-    when the gist says the number and the facet's answer does not (「方案有三个附件：…」)."""
+    see ``asks_count``) gets the gist when the gist says the number and the facet's answer does not
+    (「方案有三个附件：…」)."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
     if count and facet is not None and _states_count(gist, count) and not _states_count(text, count):

@@ -165,7 +165,6 @@ def main() -> int:
         return lin, cv, best_c, hit1(lin, list(range(n)))
 
     fusion, cv, best_c, train_hit1 = fit_fusion(FEATURES, list(range(len(FEATURES))))
-    m, s, w, b = fusion.mean, fusion.scale, fusion.weights, fusion.bias
     lexical, cv_lex, c_lex, lex_hit1 = fit_fusion(LEX_FEATURES, _LEX_COLS)
 
     # the gate, under the fitted fusion
@@ -186,9 +185,8 @@ def main() -> int:
     p_cv = np.zeros(len(gy))
     for f in range(5):
         tr, te = gfold != f, gfold == f
-        gm, gs, gw, gb = _fit_lr(gx[tr], gy[tr], 1.0)
-        p_cv[te] = 1 / (1 + np.exp(-(((gx[te] - gm) / gs) @ gw + gb)))
-    gm, gs, gw, gb = _fit_lr(gx, gy, 1.0)
+        p_cv[te] = 1 / (1 + np.exp(-Linear(GATE_FEATURES, *_fit_lr(gx[tr], gy[tr], 1.0)).logit(gx[te])))
+    gate = Linear(GATE_FEATURES, *_fit_lr(gx, gy, 1.0))
     p_in, p_out = np.sort(p_cv[gy == 1]), np.sort(p_cv[gy == 0])
     # refuse below the probability that best trades OOS refused against in-scope refused (a false refusal
     # costs three times a missed refusal); answer above the one that sends at most 5 % of in-scope to clarify
@@ -197,8 +195,7 @@ def main() -> int:
     answer = max(refuse, float(p_in[int(0.05 * len(p_in))]))
     # the fast path: where the lexical fusion's top probability and margin are at least these, the full
     # ranking (dense included) has the same rank-1 and the gate answers, on every train question
-    svc.retriever.model = RankModel(fusion, Linear(GATE_FEATURES, gm, gs, gw, gb),
-                                    {"answer": answer, "refuse": refuse}, lexical)
+    svc.retriever.model = RankModel(fusion, gate, {"answer": answer, "refuse": refuse}, lexical)
     fast, fast_margin, fast_report = _fast_thresholds(
         svc, [(r, gold) for r, (_, gold) in zip(rows_in, ins, strict=True)] + [(r, None) for r in rows_out])
     report = {
@@ -218,13 +215,9 @@ def main() -> int:
         "report": report,
         "thresholds": {"answer": round(answer, 4), "refuse": round(refuse, 4), "fast": round(fast, 4),
                        "fast_margin": round(fast_margin, 4)},
-        "fusion": {"features": list(FEATURES), "mean": m.round(6).tolist(), "scale": s.round(6).tolist(),
-                   "weights": w.round(6).tolist(), "bias": round(b, 6)},
-        "lexical": {"features": list(LEX_FEATURES), "mean": lexical.mean.round(6).tolist(),
-                    "scale": lexical.scale.round(6).tolist(), "weights": lexical.weights.round(6).tolist(),
-                    "bias": round(lexical.bias, 6)},
-        "gate": {"features": list(GATE_FEATURES), "mean": gm.round(6).tolist(), "scale": gs.round(6).tolist(),
-                 "weights": gw.round(6).tolist(), "bias": round(gb, 6)},
+        "fusion": fusion.to_dict(),
+        "lexical": lexical.to_dict(),
+        "gate": gate.to_dict(),
     }
     head = ("# Learned ranking fusion and gate: written by `python -m knowledge.fit` from the TRAIN questions only\n"
             "# (never the held-out file). Do not edit by hand: refit.\n")

@@ -104,6 +104,11 @@ class Linear:
         return cls(names, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
                    np.asarray(d["weights"], dtype=np.float64), float(d["bias"]))
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``from_dict`` reads (the ranker file's form)."""
+        return {"features": list(self.names), "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
+                "weights": self.weights.round(6).tolist(), "bias": round(self.bias, 6)}
+
     @classmethod
     def neutral(cls, names: Sequence[str], weights: dict[str, float], bias: float = 0.0) -> Linear:
         n = len(names)

@@ -90,3 +90,18 @@ def test_out_of_scope_words_never_take_the_fast_path() -> None:
     plain, oos = svc.answer_many(["牵头单位应具备哪些条件？", "牵头单位申报高新技术企业认定要具备哪些条件？"])
     assert plain.features.get("fast") and plain.kind == "answer"
     assert oos.features["oos"] > 0 and not oos.features.get("fast")
+
+
+def test_the_shipped_ranker_file_reads_back_as_it_is_written() -> None:
+    """``knowledge.fit`` writes each model with ``Linear.to_dict``; ``load_model`` reads the same form back."""
+    import yaml
+
+    from knowledge.retrieve import FEATURES, LEX_FEATURES, RANKER_FILE, Linear, load_model
+
+    model = load_model()
+    assert model.lexical is not None and {"answer", "refuse", "fast", "fast_margin"} <= set(model.thresholds)
+    on_disk = yaml.safe_load(RANKER_FILE.read_text(encoding="utf-8"))
+    assert model.fusion.to_dict() == on_disk["fusion"] and model.lexical.to_dict() == on_disk["lexical"]
+    again = Linear.from_dict(model.fusion.to_dict(), FEATURES)
+    assert again.names == FEATURES and again.to_dict() == model.fusion.to_dict()
+    assert model.lexical.names == LEX_FEATURES
