@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 REPLIES_FILE = Path(__file__).parent / "data" / "replies.yaml"
 OOS_ANCHORS_FILE = Path(__file__).parent / "data" / "oos_anchors.yaml"
 MAX_QUESTION = 300  # characters of a question that are read (long pastes are cut)
+LEAD_CHARS = 120  # a lead taken from a clause's own sentence (no answer card)
 QUOTE_CHARS = 150  # the one quote of a Chinese answer (the whole clause is a tap away)
 QUOTE_CHARS_EN = 320  # its reference translation
 TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
@@ -549,7 +550,8 @@ class QAService:
             facet = pick_facet(card, h.facet_sims, text) if card else None
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
-                lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else self._label(h.clause, lang)
+                lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \
+                    self._own_lead(h.clause, self.retriever.term_weights(ret.query), lang)
             leads.append(lead)
             cites.append(self._citation(h.clause, self.retriever.term_weights(ret.query), facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))
@@ -705,15 +707,27 @@ class QAService:
         en = self._join(card.en, idx) if card and len(card.en) == len(sents) else ""
         return self._cap(zh, QUOTE_CHARS), self._cap(en, QUOTE_CHARS_EN)
 
-    def _best_sentences(self, sents: list[str], weights: dict[str, float]) -> list[int]:
-        scored = []
+    def _scores(self, sents: Sequence[str], weights: dict[str, float]) -> list[tuple[float, int, int]]:
+        """(weight of the question's terms a sentence has, -index, index) for each sentence: best first when sorted
+        in reverse (ties to the earlier sentence)."""
+        out = []
         for i, sent in enumerate(sents):
             toks = set(self.analyzer.tokens(sent))
-            scored.append((sum(w for t, w in weights.items() if t in toks), -i))
+            out.append((sum(w for t, w in weights.items() if t in toks), -i, i))
+        return out
+
+    def _own_lead(self, cid: str, weights: dict[str, float], lang: str) -> str:
+        """The lead of a clause without an answer card (an added notice): in Chinese its sentence that matches
+        the question best, which states the fact (申报截止时间为…); in English, and for a heading, its label."""
+        sents = sentences(self.corpus.clauses[cid].text)
+        if lang == "en" or not sents:
+            return self._label(cid, lang)
+        return self._cap(sents[max(self._scores(sents, weights))[2]].strip(), LEAD_CHARS)
+
+    def _best_sentences(self, sents: list[str], weights: dict[str, float]) -> list[int]:
         keep: list[int] = []
         used = 0
-        for score, neg in sorted(scored, reverse=True):
-            i = -neg
+        for score, _, i in sorted(self._scores(sents, weights), reverse=True):
             if keep and (score <= 0 or used + len(sents[i]) > QUOTE_CHARS):
                 continue
             keep.append(i)
@@ -746,13 +760,9 @@ class QAService:
         sents = sentences(text)
         if len(sents) <= 1:
             return text[:budget] + ("……" if len(text) > budget else "")
-        scored = []
-        for i, s in enumerate(sents):
-            toks = set(self.analyzer.tokens(s))
-            scored.append((sum(w for t, w in weights.items() if t in toks), -i, i))
         keep: set[int] = set()
         used = 0
-        for score, _, i in sorted(scored, reverse=True):
+        for score, _, i in sorted(self._scores(sents, weights), reverse=True):
             if keep and (score <= 0 or used + len(sents[i]) > budget):
                 continue
             keep.add(i)

@@ -35,6 +35,8 @@ def test_a_document_published_on_one_replica_is_answered_on_the_other(tmp_path: 
         assert ans.kind == "answer", (ans.kind, ans.ranked)
         c = ans.citations[0]
         assert c.document == doc_ids.pop() and "2027年3月31日" in c.quote and c.label.startswith("《")
+        # a notice has no answer card: its lead is the sentence that states the fact, not the clause's label
+        assert "截止时间为2027年3月31日" in ans.lead and not ans.lead.startswith("《"), ans.lead
         assert one.service("qa").answer("2027年度申报截止时间是哪天").kind == "answer"  # built after: loads it
     finally:
         one.db.dispose()
