@@ -95,6 +95,7 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     return card.facets[-neg] if top > 0 else None
 
 
+_ORIENTED = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|原则上)[，,：:]?|(?:yes|no)\b", re.I)
 FRAGMENT = 0.8  # a facet answer whose character pairs/words are at least this share of the gist's is a part of it
 
 
@@ -118,7 +119,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
     if facet is not None and len(card.facets) == 1:
         body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
-        if _fragment_of(body, gist):
+        if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already
             text = gist
     if polar is None:
         return text

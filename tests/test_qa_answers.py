@@ -38,6 +38,9 @@ def test_the_lead_states_the_rule_not_where_it_is() -> None:
     # the only facet's answer 「写明建设基础和优势」 says what, not where: the card's gist says both
     ("建设方案里的建设基础和优势写什么", "A3.2", "建设方案第二部分"),
     ("What goes in article 1 of the agreement?", "A2.1", "Article 1 of the agreement"),
+    # … unless the facet's answer already says yes or no (「可以作为成员单位，但…」)
+    ("高校可以作为成员单位吗", "4.2.2", "可以作为成员单位"),
+    ("Can a university be a member of a consortium?", "4.2.2", "Yes, as a member"),
     # a how-many question gets the gist that says the number
     ("组建程序分几步", "5", "六步"),
     ("方案一共有几个附件", "attachments", "三个附件"),
