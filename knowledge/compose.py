@@ -246,6 +246,24 @@ def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> s
     return f"今年（{today.year}年）应在{due.month}月{due.day}日前报送，还有{days}天。" if days >= 0 else None
 
 
+_CN_DIGITS = "零一二三四五六七八九十"
+
+
+def count_lead(counter: str, lead: str, heading: str, parts: list[str], lang: str) -> str | None:
+    """A how-many question about a clause made of parts (组建条件一共几条 → 「组建条件共五条：…」) whose lead
+    does not say the number: the number of its sub-clauses and what each is about. None when the question
+    counts nothing, the lead already says a number, the clause has fewer than two parts or a part is unnamed."""
+    if not counter or _states_count(lead, counter) or len(parts) < 2 or not all(p.strip() for p in parts):
+        return None
+    n = len(parts)
+    if lang == "en":
+        head = f"{heading}: " if heading else ""
+        return f"{head}{n} parts: " + "; ".join(parts) + "."
+    num = _CN_DIGITS[n] if n <= 10 else str(n)
+    unit = counter if counter != "n" else "项"
+    return f"{heading}共{num}{unit}：" + "；".join(parts) + "。"
+
+
 def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 

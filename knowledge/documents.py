@@ -259,7 +259,7 @@ def notice_on(meta: DocumentMeta, today: date, all_metas: Sequence[DocumentMeta]
 def validity_summary(meta: DocumentMeta, today: date, all_metas: Sequence[DocumentMeta], lang: str = "zh") -> str:
     """A computed answer to "is it still valid?": issued, valid until, status on ``today``.
 
-    e.g. 《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期3年（2025年内到期）；
+    e.g. 《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期自印发之日起3年（2025年内到期）；
     按2026年12月1日判断：已失效。
     """
     lang = "en" if lang == "en" else "zh"

@@ -31,6 +31,7 @@ from knowledge.compose import (
     amounts,
     asks_count,
     card_lead,
+    count_lead,
     deadline_lead,
     funding_lead,
     is_yes_no,
@@ -552,6 +553,7 @@ class QAService:
             if lead is None:
                 lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \
                     self._own_lead(h.clause, self.retriever.term_weights(ret.query), lang)
+                lead = self._count_lead(h.clause, lead, text, lang) or lead
             leads.append(lead)
             cites.append(self._citation(h.clause, self.retriever.term_weights(ret.query), facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))
@@ -593,6 +595,24 @@ class QAService:
             meta = self.metas.get(self.doc_of.get(cid, SCHEME_ID))
             return validity_summary(meta, today, list(self.metas.values()), lang) if meta else None
         return None
+
+    def _count_lead(self, cid: str, lead: str, text: str, lang: str) -> str | None:
+        """How many parts a clause has, with what each is about, when the question counts them and the lead
+        does not say it (see ``compose.count_lead``)."""
+        counter = asks_count(text)
+        kids = self.corpus.clauses[cid].children if counter else []
+        if len(kids) < 2:
+            return None
+        return count_lead(counter, lead, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
+
+    def _part_name(self, cid: str, lang: str) -> str:
+        """A clause's heading, else the first phrase of its gist (四、（五） has no heading of its own)."""
+        c, card = self.corpus.clauses[cid], self.cards.get(cid)
+        title = (card.title_en if card else "") if lang == "en" else c.title
+        if title.strip():
+            return title.strip()
+        gist = self._gist(cid, lang)
+        return re.split(r"[，,；;。.:：]", gist, maxsplit=1)[0].strip()[:40] if gist else ""
 
     def notice(self, lang: str, today: date | None, doc: str = "scheme") -> str:
         """A warning when the cited document has lapsed or was superseded on ``today`` (empty when in force)."""

@@ -149,7 +149,7 @@ def test_validity_summary_answers_is_it_still_valid() -> None:
 
     today = date(2026, 12, 1)
     assert validity_summary(SCHEME, today, [SCHEME]) == (
-        "《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期3年（2025年内到期）；"
+        "《云南省创新联合体建设管理工作方案（试行）》由云南省科学技术厅于2022年印发，有效期自印发之日起3年（2025年内到期）；"
         "按2026年12月1日判断：已失效。")
     assert "As of 2025-06-01: it may have expired" in validity_summary(SCHEME, date(2025, 6, 1), [SCHEME], "en")
     # English: the issuer's English name, "in" a year or "on" a day, no Chinese outside 《》 and parentheses

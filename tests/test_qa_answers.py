@@ -52,6 +52,28 @@ def test_the_lead_says_where_and_how_many_when_asked(q: str, clause: str, has: s
     assert has in ans.lead, ans.lead
 
 
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    # a clause made of parts whose card says no number: the number of its parts and what each is about
+    ("组建条件一共有几条", "4", "组建条件共五条"),
+    ("支持措施有几项", "7", "支持措施共五项：科技项目支持"),
+])
+def test_a_how_many_question_counts_the_parts_of_the_clause(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert ans.lead.startswith(has), ans.lead
+
+
+def test_the_count_lead_only_when_the_lead_does_not_say_the_number() -> None:
+    from knowledge.compose import count_lead
+
+    assert count_lead("条", "…共三条…", "原则", ["甲", "乙", "丙"], "zh") is None  # the lead says it already
+    assert count_lead("", "x", "原则", ["甲", "乙"], "zh") is None  # the question counts nothing
+    assert count_lead("条", "x", "原则", ["甲"], "zh") is None  # one part is no list
+    assert count_lead("条", "x", "原则", ["甲", ""], "zh") is None  # an unnamed part
+    assert count_lead("条", "x", "原则", ["甲", "乙", "丙"], "zh") == "原则共三条：甲；乙；丙。"
+    assert count_lead("n", "x", "Principles", ["A", "B"], "en") == "Principles: 2 parts: A; B."
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
