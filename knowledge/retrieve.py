@@ -40,10 +40,11 @@ _REF_NUM = re.compile(r"(?<![\d:：.])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
 _REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])([{CN_NUM}])、")
 _REF_ATTACH = re.compile(r"附件\s*([123一二三])|attachment\s*([123])", re.I)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 # the features the fusion model weighs, in order (the ranker file names them too)
 FEATURES = (
-    "bm25", "bm25_rr", "sent", "sent_rr", "char", "char_rr",
+    "bm25", "bm25_rr", "sent", "sent_rr", "char", "char_rr", "en", "en_rr",
     "d_clause", "d_clause_rr", "d_sent", "d_sent_rr", "d_card", "d_card_rr", "d_faq",
     "head_cover", "head_full", "own_role", "other_role", "heading_phrase", "explicit",
     "parent", "parent_cover", "attach_off", "attach_on", "amount_rule",
@@ -169,6 +170,20 @@ def explicit_refs(text: str, corpus: Corpus) -> list[str]:
     return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
 
 
+def en_words(text: str, stopwords: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """English content words, crudely stemmed (consortia → consorti-, applies → apply, signed → sign)."""
+    out = []
+    for w in _EN_WORD.findall(text.lower()):
+        if w in stopwords or len(w) < 3:
+            continue
+        for suf, rep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+            if w.endswith(suf) and len(w) - len(suf) >= 4 and not w.endswith("ss"):
+                w = w[: len(w) - len(suf)] + rep
+                break
+        out.append(w)
+    return out
+
+
 def char_grams(text: str) -> list[str]:
     """CJK character bigrams (and single characters of one-character runs) plus Latin words."""
     low = text.lower()
@@ -199,9 +214,11 @@ class Retriever:
     """Lexical indexes and structure of the combined corpus; ``retrieve`` runs the stages."""
 
     def __init__(self, corpus: Corpus, analyzer: Analyzer, model: RankModel | None = None,
-                 rule_clauses: Sequence[str] = ()) -> None:
+                 rule_clauses: Sequence[str] = (), english: dict[str, str] | None = None) -> None:
         """``rule_clauses``: clauses stating a rule over amounts (cards with a ``ratio`` fact): a question
-        giving money amounts is evidence for them."""
+        giving money amounts is evidence for them. ``english``: each clause's English text (its card's gist,
+        reference translation, facet answers and English questions): an English question's words are matched
+        against it (BM25), as a Chinese question's are against the clause."""
         from rank_bm25 import BM25Okapi
 
         self.corpus = corpus
@@ -243,6 +260,9 @@ class Retriever:
         rules = set(rule_clauses)
         self.rule_clauses = np.array([cid in rules for cid in self.ids], dtype=float)
         self.typos = TypoRepairer(texts, analyzer.is_word, analyzer.common_char)
+        en_docs = [en_words((english or {}).get(cid, ""), analyzer.stopwords) or ["∅"] for cid in self.ids]
+        self.en_bm25 = BM25Okapi(en_docs, k1=1.2, b=0.5)
+        self.en_vocab: set[str] = {t for d in en_docs for t in d}
 
     # -- index-time helpers ---------------------------------------------------------------------
     @staticmethod
@@ -291,8 +311,10 @@ class Retriever:
         grams: dict[str, float] = {}
         for g in char_grams(q.text):
             grams[g] = 1.0
+        en = dict.fromkeys(en_words(q.text, self.analyzer.stopwords), 1.0) if q.english else {}
         return {"bm25": self._bm25(weights, self.bm25, "c:", self.vocab), "sent": sent,
-                "char": self._bm25(grams, self.char_bm25, "g:", self.char_vocab)}
+                "char": self._bm25(grams, self.char_bm25, "g:", self.char_vocab),
+                "en": self._bm25(en, self.en_bm25, "e:", self.en_vocab)}
 
     def dense_signals(self, dense: DenseHits | None) -> dict[str, np.ndarray]:
         n = len(self.ids)
@@ -330,7 +352,7 @@ class Retriever:
     @staticmethod
     def feature_matrix(sig: dict[str, np.ndarray]) -> np.ndarray:
         cols: dict[str, np.ndarray] = {}
-        for name in ("bm25", "sent", "char"):
+        for name in ("bm25", "sent", "char", "en"):
             cols[name] = share_of_best(sig[name])
             cols[name + "_rr"] = reciprocal_rank(sig[name])
         for name in ("d_clause", "d_sent", "d_card"):
@@ -380,10 +402,11 @@ class Retriever:
 
     def decisive(self, ret: Retrieval) -> bool:
         """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
-        and margin (fit on the train questions so that no rank-1 or outcome changes there; see
-        ``knowledge.fit``), and nothing in the question points out of scope (those always see the gate)."""
+        and margin (fit on the train questions so that none is answered worse there; see ``knowledge.fit``),
+        every word of the question is a word of the documents (or of the lexicon), and nothing in it points out
+        of scope (those always see the gate)."""
         th = self.model.thresholds
-        if not ret.fast or not ret.hits or "fast" not in th or ret.query.oos_shapes or ret.query.oos:
+        if not ret.fast or not ret.hits or "fast" not in th or ret.query.oos_shapes or ret.query.oos or ret.unknown:
             return False
         return ret.hits[0].prob >= th["fast"] and ret.features["margin"] >= th.get("fast_margin", 0.0)
 
@@ -410,7 +433,8 @@ class Retriever:
         covered = "".join(known) + lex_hits
         grams_known = {g for g in char_grams(q.text) if g in self.char_vocab}
         unknown = [t for t in words if t not in known and not (len(t) > 1 and all(ch in covered for ch in t))
-                   and not (has_cjk(t) and any(t[i:i + 2] in grams_known for i in range(len(t) - 1)))]
+                   and not (has_cjk(t) and any(t[i:i + 2] in grams_known for i in range(len(t) - 1)))
+                   and not (t.isascii() and (ws := en_words(t)) and all(w in self.en_vocab for w in ws))]
         top = hits[0] if hits else None
         second = hits[1].score if len(hits) > 1 else (top.score - 5.0 if top else 0.0)
         nk, nu = float(len(known)), float(len(unknown))

@@ -12,7 +12,7 @@ import yaml
 from knowledge import corpus
 
 DATA = Path(__file__).parent / "data"
-TRAIN_FILES = ["qa_train_extra.yaml", "qa_paraphrases.yaml", "qa_train_more.yaml"]
+TRAIN_FILES = ["qa_train_extra.yaml", "qa_paraphrases.yaml", "qa_train_more.yaml", "qa_train_new.yaml"]
 IDS = set(corpus.load().ids)
 
 
@@ -32,19 +32,21 @@ def test_every_gold_id_is_a_canonical_clause_id(name: str) -> None:
     assert ins and not bad, bad
 
 
-def test_new_train_questions_are_not_repeated_within_or_across_train_files() -> None:
-    ins, outs = _questions("qa_train_more.yaml")
+@pytest.mark.parametrize("name", ["qa_train_more.yaml", "qa_train_new.yaml"])
+def test_new_train_questions_are_not_repeated_within_or_across_train_files(name: str) -> None:
+    ins, outs = _questions(name)
     mine = [str(it["q"]) for it in ins] + outs
     counts = Counter(_norm(q) for q in mine)
     assert [q for q, n in counts.items() if n > 1] == []
     others: set[str] = set()
-    for name in TRAIN_FILES[:-1]:
-        o_in, o_out = _questions(name)
+    for other in TRAIN_FILES[:TRAIN_FILES.index(name)]:
+        o_in, o_out = _questions(other)
         others |= {_norm(str(it["q"])) for it in o_in} | {_norm(q) for q in o_out}
     assert [q for q in mine if _norm(q) in others] == []
 
 
-def test_new_train_file_covers_every_clause_twice() -> None:
-    ins, outs = _questions("qa_train_more.yaml")
+@pytest.mark.parametrize("name", ["qa_train_more.yaml", "qa_train_new.yaml"])
+def test_new_train_file_covers_every_clause_twice(name: str) -> None:
+    ins, outs = _questions(name)
     cover = Counter(g for it in ins for g in it["gold"])  # type: ignore[attr-defined]
     assert [i for i in IDS if cover[i] < 2] == [] and len(outs) >= 50
