@@ -96,6 +96,9 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
 
 
 _ORIENTED = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|原则上)[，,：:]?|(?:yes|no)\b", re.I)
+# an answer that already opens with its verdict (须：… / 不得… / It must …): no oriented answer goes before it
+_VERDICT = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|须|必须|无须|不得|需要|不需要|应当?)[，,：:]|"
+                      r"(?:yes|no|it must|it need|it does|it is)\b", re.I)
 FRAGMENT = 0.8  # a facet answer whose character pairs/words are at least this share of the gist's is a part of it
 
 
@@ -125,6 +128,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         return text
     starts = text.lower().startswith(p.lower())
     if yes_no and not starts:
+        if p.lower() in text.lower() or _VERDICT.match(text):
+            return text  # it says the verdict already (须：…; …变更的，须报省科技厅核准): not twice
         return f"{p}. {text}" if lang == "en" else f"{p}。{text}"
     if not yes_no and starts:
         rest = text[len(p):].lstrip("：:，,。.;； ")
@@ -231,6 +236,36 @@ def funding_lead(question: str, lang: str, ratio: str = "2:1") -> str | None:
     return (f"With {_wan(raised.wan, lang)} self-raised, the {ratio} rule allows requesting at most {_wan(most, lang)}."
             if lang == "en" else
             f"自筹{_wan(raised.wan, lang)}，按不低于{ratio}的要求，对应申请的省级经费最多{_wan(most, lang)}。")
+
+
+_UNITS_ZH = re.compile(r"(\d{1,3}|[一两二三四五六七八九十]{1,3})\s*(?:家|所|个)(?!月|年|万|亿|元|工作日|小时)")
+_UNITS_EN = re.compile(r"\b(\d{1,3})\s*(?:\+\s*)?(?:lead|leads|members?|compan(?:y|ies)|firms?|universit(?:y|ies)|"
+                       r"institut(?:e|es|ions?)|units?|partners?|organi[sz]ations?)\b", re.I)
+
+
+def _cn_int(s: str) -> int:
+    if s.isdigit():
+        return int(s)
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+    if "十" in s:
+        tens, _, ones = s.partition("十")
+        return (digits.get(tens, 1) if tens else 1) * 10 + (digits.get(ones, 0) if ones else 0)
+    return digits.get(s, 0)
+
+
+def members_lead(question: str, lang: str) -> str | None:
+    """The form's member total when the question counts the units (1家牵头 + 7家成员 → 8): the total includes
+    the lead unit(s) and the member units. None unless the question gives at least two counts of units."""
+    found = [m.group(1) for m in (_UNITS_EN if lang == "en" else _UNITS_ZH).finditer(question)]
+    if lang != "en" and len(found) < 2:
+        found = [m.group(1) for m in _UNITS_EN.finditer(question)]
+    counts = [_cn_int(x) for x in found]
+    if len(counts) < 2 or not all(0 < c <= 200 for c in counts):
+        return None
+    total, expr = sum(counts), "+".join(str(c) for c in counts)
+    if lang == "en":
+        return f"{total}: the total number of members counts the lead unit(s) and the member units ({expr} = {total})."
+    return f"填{total}：成员总数包括牵头单位和成员单位（{expr}={total}）。"
 
 
 def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> str | None:

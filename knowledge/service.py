@@ -35,6 +35,7 @@ from knowledge.compose import (
     deadline_lead,
     funding_lead,
     is_yes_no,
+    members_lead,
     pick_facet,
     split_parts,
 )
@@ -584,6 +585,10 @@ class QAService:
         facts = card.facts if card else {}
         if "ratio" in facts:
             got = funding_lead(text, lang, str(facts["ratio"]))
+            if got:
+                return got
+        if facts.get("member_total") == "lead_and_members":
+            got = members_lead(text, lang)
             if got:
                 return got
         if card is not None:

@@ -74,6 +74,36 @@ def test_the_count_lead_only_when_the_lead_does_not_say_the_number() -> None:
     assert count_lead("n", "x", "Principles", ["A", "B"], "en") == "Principles: 2 parts: A; B."
 
 
+@pytest.mark.parametrize(("q", "lead"), [
+    ("我们联合体有5家企业2所高校1个研究所，申请表成员总数填几", "填8："),
+    ("牵头企业1家，成员单位九家，成员总数写9还是10", "填10："),
+    ("We are 1 lead + 6 members. Total members on the form = 7?", "7: the total"),
+])
+def test_unit_counts_in_the_question_give_the_member_total(q: str, lead: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == "A1.note.3", ans.ranked
+    assert ans.lead.startswith(lead), ans.lead
+
+
+def test_the_member_total_needs_two_counts() -> None:
+    from knowledge.compose import members_lead
+
+    assert members_lead("成员总数要不要算牵头单位", "zh") is None
+    assert members_lead("有一家成员单位想退出", "zh") is None
+    assert members_lead("牵头1家、成员0家", "zh") is None  # nothing to add up
+    assert members_lead("两家牵头、十二家成员", "zh") == "填14：成员总数包括牵头单位和成员单位（2+12=14）。"
+
+
+@pytest.mark.parametrize(("q", "clause"), [
+    ("协议必须法人签字盖章吗", "5.3"),  # the answer opens with 须：…
+    ("申请表必须附协议吗", "A1.note.4"),
+])
+def test_an_answer_that_opens_with_its_verdict_gets_no_second_one(q: str, clause: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert ans.lead.startswith("须：") and "。须：" not in ans.lead, ans.lead
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
