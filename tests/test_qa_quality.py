@@ -107,9 +107,12 @@ def test_out_of_scope_words_never_take_the_fast_path() -> None:
     """A question naming an out-of-scope topic always meets the gate (the dense out-of-scope anchors), however
     decisive its scheme words are; the same words without it may go fast."""
     svc = service()
-    plain, oos = svc.answer_many(["牵头单位应具备哪些条件？", "牵头单位申报高新技术企业认定要具备哪些条件？"])
+    plain, oos, odd = svc.answer_many(["牵头单位应具备哪些条件？", "牵头单位申报高新技术企业认定要具备哪些条件？",
+                                       "牵头单位应具备哪些条件？减肥食谱"])
     assert plain.features.get("fast") and plain.kind == "answer"
     assert oos.features["oos"] > 0 and not oos.features.get("fast")
+    # a word the documents and the lexicon do not know: the full pipeline decides
+    assert odd.features["unknown_words"] and not odd.features.get("fast")
 
 
 def test_the_shipped_ranker_file_reads_back_as_it_is_written() -> None:
