@@ -41,6 +41,10 @@ _REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])
 _REF_ATTACH = re.compile(r"附件\s*([123一二三])|attachment\s*([123])", re.I)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+# a question about the part that follows the one it names (重点任务写完了，下一部分写啥 / what comes after article 2)
+_NEXT = re.compile(r"下一(?:个)?(?:部分|条|项|栏|步|节)|(?:后面|之后|接下来|接着|再往下)+(?:一?(?:部分|条|项|栏|步))?"
+                   r"(?:该|要|应该|还)?(?:写|填|是|做)(?:啥|什么|哪)|\bnext (?:section|part|article|step|item|box)\b|"
+                   r"\bwhat comes (?:after|next)\b", re.I)
 
 # the features the fusion model weighs, in order (the ranker file names them too)
 FEATURES = (
@@ -398,7 +402,7 @@ class Retriever:
             if len(hits) >= k:
                 break
         feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0)
-        return Retrieval(q, hits, feats, unknown, fast=lex_model is not None)
+        return Retrieval(q, self._next_of_named(q, hits), feats, unknown, fast=lex_model is not None)
 
     def decisive(self, ret: Retrieval) -> bool:
         """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
@@ -409,6 +413,21 @@ class Retriever:
         if not ret.fast or not ret.hits or "fast" not in th or ret.query.oos_shapes or ret.query.oos or ret.unknown:
             return False
         return ret.hits[0].prob >= th["fast"] and ret.features["margin"] >= th.get("fast_margin", 0.0)
+
+    def _next_of_named(self, q: Query, hits: list[Hit]) -> list[Hit]:
+        """A question about the part after the one it names (「重点任务写完了，下一部分写啥」) is answered by the next
+        clause of the same parent; the named one follows it. The gate has judged the question as asked."""
+        if not hits or not _NEXT.search(q.text):
+            return hits
+        c = self.corpus.clauses[hits[0].clause]
+        sibs = self.corpus.clauses[c.parent].children if c.parent in self.corpus.clauses else []
+        i = sibs.index(c.id) if c.id in sibs else -1
+        if i < 0 or i + 1 >= len(sibs):
+            return hits
+        nxt = sibs[i + 1]
+        same = next((h for h in hits if h.clause == nxt), None)
+        moved = same or Hit(nxt, hits[0].score, hits[0].prob, 0.0, 0.0, False, -1, 0.0, {})
+        return [moved, hits[0], *(h for h in hits[1:] if h is not same)]
 
     def _sub_of_named(self, logit: np.ndarray, sig: dict[str, np.ndarray], refs: Sequence[str]) -> np.ndarray:
         """A question naming a clause ("附件1 … 需附哪些材料") is answered by the part of it that matches the

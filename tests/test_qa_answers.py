@@ -104,6 +104,23 @@ def test_an_answer_that_opens_with_its_verdict_gets_no_second_one(q: str, clause
     assert ans.lead.startswith("须：") and "。须：" not in ans.lead, ans.lead
 
 
+@pytest.mark.parametrize(("q", "first", "then"), [
+    ("我们建设方案写完重点任务了，下一部分该写啥", "A3.5", "A3.4"),
+    ("模板里技术创新目标后面接着写啥", "A2.3", "A2.2"),
+    ("签完协议之后要做什么", "5.4", "5.3"),
+])
+def test_the_part_after_the_one_named(q: str, first: str, then: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "answer" and ans.ranked[:2] == [first, then], ans.ranked
+
+
+def test_after_in_another_sense_moves_nothing() -> None:
+    ans = service().answer("批下来之后会给牌子吗", today=TODAY)
+    assert ans.ranked[0] == "5.6", ans.ranked
+    last = service().answer("进度计划后面还要写啥", today=TODAY)  # the last part: nothing follows it
+    assert last.ranked[0] == "A3.7", last.ranked
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
