@@ -41,6 +41,9 @@ _REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])
 _REF_ATTACH = re.compile(r"附件\s*([123一二三])|attachment\s*([123])", re.I)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+# a part named by its place in a named whole (建设方案的第二部分 / 协议模板第五条 / 组建程序的第一步)
+_ORDINAL = re.compile(rf"第([{CN_NUM}\d]{{1,2}})(?:个)?(部分|条|栏|步|项|点|节|款)")
+_WHOLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,10}$")
 # a question about the part that follows the one it names (重点任务写完了，下一部分写啥 / what comes after article 2)
 _NEXT = re.compile(r"下一(?:个)?(?:部分|条|项|栏|步|节)|(?:后面|之后|接下来|接着|再往下)+(?:一?(?:部分|条|项|栏|步))?"
                    r"(?:该|要|应该|还)?(?:写|填|是|做)(?:啥|什么|哪)|\bnext (?:section|part|article|step|item|box)\b|"
@@ -172,6 +175,38 @@ def explicit_refs(text: str, corpus: Corpus) -> list[str]:
             n = m.group(1) or m.group(2)
             refs.append(f"A{CN_NUM.index(n) + 1 if n in CN_NUM else n}")
     return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
+
+
+def _cn_int(s: str) -> int:
+    """一 … 十九 (and 二十 …) as a number; 0 when it is not one."""
+    if "十" not in s:
+        return CN_NUM.index(s) + 1 if len(s) == 1 and s in CN_NUM[:9] else 0
+    tens, _, ones = s.partition("十")
+    return (CN_NUM.index(tens) + 1 if tens else 1) * 10 + (CN_NUM.index(ones) + 1 if ones else 0)
+
+
+def _common_run(a: str, b: str) -> int:
+    """The length of the longest run of characters ``a`` and ``b`` share."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + best + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = j - i
+            else:
+                break
+    return best
+
+
+def _shared_run(a: str, labels: list[str], n: int) -> str:
+    """The longest run of ``a`` found in at least ``n`` of ``labels`` ("" when none of two characters is)."""
+    best = ""
+    for i in range(len(a)):
+        for j in range(i + max(2, len(best) + 1), len(a) + 1):
+            if sum(a[i:j] in lab for lab in labels) >= n:
+                best = a[i:j]
+            else:
+                break
+    return best
 
 
 def en_words(text: str, stopwords: set[str] | frozenset[str] = frozenset()) -> list[str]:
@@ -402,7 +437,8 @@ class Retriever:
             if len(hits) >= k:
                 break
         feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0)
-        return Retrieval(q, self._next_of_named(q, hits), feats, unknown, fast=lex_model is not None)
+        return Retrieval(q, self._next_of_named(q, self._nth_of_named(q, hits)), feats, unknown,
+                         fast=lex_model is not None)
 
     def decisive(self, ret: Retrieval) -> bool:
         """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
@@ -413,6 +449,41 @@ class Retriever:
         if not ret.fast or not ret.hits or "fast" not in th or ret.query.oos_shapes or ret.query.oos or ret.unknown:
             return False
         return ret.hits[0].prob >= th["fast"] and ret.features["margin"] >= th.get("fast_margin", 0.0)
+
+    def _nth_of_named(self, q: Query, hits: list[Hit]) -> list[Hit]:
+        """「建设方案的第二部分写什么」: the second part of the clause whose heading the words before 第二部分 name
+        best (at least two characters in common; 附件3 names attachment 3), first; the rest as ranked. Parts
+        whose labels carry the counter (申请表 第三栏) are counted among themselves."""
+        m = _ORDINAL.search(q.text)
+        if not hits or m is None:
+            return hits
+        n = int(m.group(1)) if m.group(1).isdigit() else _cn_int(m.group(1))
+        before = re.sub(r"(?:的|里的?|中的?|里面的?)$", "", q.text[:m.start()].rstrip(" "))
+        whole = _WHOLE.search(before)
+        named = [c for c in explicit_refs(before[-12:], self.corpus) if len(self.corpus.clauses[c].children) >= n]
+        if n < 1 or (whole is None and not named):
+            return hits
+        x = whole.group(0) if whole is not None else ""
+        best: list[str] = []
+        best_len = 1
+        for cid, c in self.corpus.clauses.items():
+            if len(c.children) < n:
+                continue
+            labels = {k: self.corpus.clauses[k].label for k in c.children}
+            common = 99 if cid in named[-1:] else _common_run(x, f"{c.title} {c.label}")
+            counted = [k for k in c.children if m.group(2) in labels[k]] or list(c.children)
+            # or the words name a group of its parts (填表说明 第三条: the notes among the form's parts)
+            run = _shared_run(x, list(labels.values()), n)
+            if len(run) > common:
+                common, counted = len(run), [k for k in c.children if run in labels[k]]
+            if common > best_len and len(counted) >= n:
+                best, best_len = counted, common
+        if not best or best[n - 1] == hits[0].clause:
+            return hits
+        part = best[n - 1]
+        same = next((h for h in hits if h.clause == part), None)
+        moved = same or Hit(part, hits[0].score, hits[0].prob, 0.0, 0.0, True, -1, 0.0, {})
+        return [moved, *(h for h in hits if h is not same)]
 
     def _next_of_named(self, q: Query, hits: list[Hit]) -> list[Hit]:
         """A question about the part after the one it names (「重点任务写完了，下一部分写啥」) is answered by the next

@@ -114,6 +114,25 @@ def test_the_part_after_the_one_named(q: str, first: str, then: str) -> None:
     assert ans.kind == "answer" and ans.ranked[:2] == [first, then], ans.ranked
 
 
+@pytest.mark.parametrize(("q", "part"), [
+    ("建设方案的第二部分写什么", "A3.2"),  # the whole named by its heading words
+    ("协议模板第五条写什么", "A2.5"),
+    ("组建程序的第一步是什么", "5.1"),
+    ("附件3第四部分写啥", "A3.4"),  # … or by number
+    ("四（一）第2条", "4.1.2"),
+    ("填表说明第三条说了啥", "A1.note.3"),  # … or as a group of the form's parts
+    ("申请表第六栏写什么", "A1.form.6"),
+])
+def test_a_part_named_by_its_place_in_a_named_whole(q: str, part: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "answer" and ans.ranked[0] == part, ans.ranked
+
+
+def test_an_ordinal_after_other_words_moves_nothing() -> None:
+    ans = service().answer("我们几家单位想搞个联合体但不知道先干嘛，第一步是啥", today=TODAY)
+    assert ans.ranked[0] not in ("4.1.1", "4.2.1"), ans.ranked
+
+
 def test_after_in_another_sense_moves_nothing() -> None:
     ans = service().answer("批下来之后会给牌子吗", today=TODAY)
     assert ans.ranked[0] == "5.6", ans.ranked
