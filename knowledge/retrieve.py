@@ -44,6 +44,16 @@ _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 # a part named by its place in a named whole (建设方案的第二部分 / 协议模板第五条 / 组建程序的第一步)
 _ORDINAL = re.compile(rf"第([{CN_NUM}\d]{{1,2}})(?:个)?(部分|条|栏|步|项|点|节|款)")
 _WHOLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,10}$")
+_EN_ORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_ORDINAL_EN = re.compile(rf"\b(?:(?P<unit>section|article|part|step|item|box|field|note|clause|point)\s+(?P<num>\d{{1,2}})|"
+                         rf"(?:the\s+)?(?P<word>{'|'.join(_EN_ORDS)})\s+(?P<unit2>section|article|part|step|item|box|"
+                         rf"field|note|clause|point|condition|principle|task|measure|requirement))\s+(?:of|in|for)\s+(?:the\s+|our\s+|a\s+)?(?P<whole>[a-z][a-z \-]{{2,50}})",
+                         re.I)
+_EN_GENERIC = {"consortium", "consortia", "innovation", "yunnan", "province", "provincial", "scheme"}
+# the word an English label uses for a counted part ("Attachment 1, form part 3", "filling note 2")
+_EN_UNIT = {"box": "part", "field": "part", "section": "part", "part": "part", "note": "note", "article": "article",
+            "clause": "article", "item": "item", "point": "item", "step": "", "condition": "", "principle": "", "task": "",
+            "measure": "", "requirement": ""}
 # a question about the part that follows the one it names (重点任务写完了，下一部分写啥 / what comes after article 2)
 _NEXT = re.compile(r"下一(?:个)?(?:部分|条|项|栏|步|节)|(?:后面|之后|接下来|接着|再往下)+(?:一?(?:部分|条|项|栏|步))?"
                    r"(?:该|要|应该|还)?(?:写|填|是|做)(?:啥|什么|哪)|\bnext (?:section|part|article|step|item|box)\b|"
@@ -253,7 +263,8 @@ class Retriever:
     """Lexical indexes and structure of the combined corpus; ``retrieve`` runs the stages."""
 
     def __init__(self, corpus: Corpus, analyzer: Analyzer, model: RankModel | None = None,
-                 rule_clauses: Sequence[str] = (), english: dict[str, str] | None = None) -> None:
+                 rule_clauses: Sequence[str] = (), english: dict[str, str] | None = None,
+                 headings_en: dict[str, str] | None = None) -> None:
         """``rule_clauses``: clauses stating a rule over amounts (cards with a ``ratio`` fact): a question
         giving money amounts is evidence for them. ``english``: each clause's English text (its card's gist,
         reference translation, facet answers and English questions): an English question's words are matched
@@ -300,6 +311,10 @@ class Retriever:
         self.rule_clauses = np.array([cid in rules for cid in self.ids], dtype=float)
         self.typos = TypoRepairer(texts, analyzer.is_word, analyzer.common_char)
         en_docs = [en_words((english or {}).get(cid, ""), analyzer.stopwords) or ["∅"] for cid in self.ids]
+        # English heading words of each clause (its English label and card title): an English question naming a
+        # whole ("section 2 of the construction plan") is matched on them
+        self.head_en = {cid: set(en_words(f"{corpus.clauses[cid].label_en} {(headings_en or {}).get(cid, '')}",
+                                          analyzer.stopwords)) for cid in self.ids}
         self.en_bm25 = BM25Okapi(en_docs, k1=1.2, b=0.5)
         self.en_vocab: set[str] = {t for d in en_docs for t in d}
 
@@ -454,8 +469,12 @@ class Retriever:
         """「建设方案的第二部分写什么」: the second part of the clause whose heading the words before 第二部分 name
         best (at least two characters in common; 附件3 names attachment 3), first; the rest as ranked. Parts
         whose labels carry the counter (申请表 第三栏) are counted among themselves."""
+        if not hits:
+            return hits
+        if q.english:
+            return self._nth_of_named_en(q, hits)
         m = _ORDINAL.search(q.text)
-        if not hits or m is None:
+        if m is None:
             return hits
         n = int(m.group(1)) if m.group(1).isdigit() else _cn_int(m.group(1))
         before = re.sub(r"(?:的|里的?|中的?|里面的?)$", "", q.text[:m.start()].rstrip(" "))
@@ -478,6 +497,31 @@ class Retriever:
                 common, counted = len(run), [k for k in c.children if run in labels[k]]
             if common > best_len and len(counted) >= n:
                 best, best_len = counted, common
+        if not best or best[n - 1] == hits[0].clause:
+            return hits
+        part = best[n - 1]
+        same = next((h for h in hits if h.clause == part), None)
+        moved = same or Hit(part, hits[0].score, hits[0].prob, 0.0, 0.0, True, -1, 0.0, {})
+        return [moved, *(h for h in hits if h is not same)]
+
+    def _nth_of_named_en(self, q: Query, hits: list[Hit]) -> list[Hit]:
+        """The English form: "section 2 of the construction plan", "the first step of the formation procedure":
+        the whole is the clause with that many parts sharing most heading words with the words after "of"."""
+        m = _ORDINAL_EN.search(q.text)
+        if m is None:
+            return hits
+        n = int(m.group("num")) if m.group("num") else _EN_ORDS.index(m.group("word").lower()) + 1
+        unit = _EN_UNIT[(m.group("unit") or m.group("unit2")).lower()]
+        words = set(en_words(m.group("whole"), self.analyzer.stopwords)) - _EN_GENERIC
+        best: list[str] = []
+        best_n = 0
+        for cid, c in self.corpus.clauses.items():
+            if len(c.children) < n:
+                continue
+            shared = len(words & self.head_en.get(cid, set()))
+            counted = [k for k in c.children if unit and unit in self.corpus.clauses[k].label_en.lower()] or c.children
+            if shared > best_n and len(counted) >= n:
+                best, best_n = list(counted), shared
         if not best or best[n - 1] == hits[0].clause:
             return hits
         part = best[n - 1]

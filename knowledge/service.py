@@ -318,7 +318,8 @@ class QAService:
     def _load(self, documents: list[tuple[DocumentMeta, Corpus]], rebuild: bool) -> None:
         combined, doc_of, parts = combine(documents)
         retriever = Retriever(combined, self.analyzer, rule_clauses=sorted(self.rule_clauses),
-                              english={cid: card.english_text() for cid, card in self.cards.items()})
+                              english={cid: card.english_text() for cid, card in self.cards.items()},
+                              headings_en={cid: card.title_en for cid, card in self.cards.items()})
         with self._lock:
             self.documents, self.corpus, self.doc_of, self.doc_corpora = documents, combined, doc_of, parts
             self.metas = {m.id: m for m, _ in documents}

@@ -122,6 +122,10 @@ def test_the_part_after_the_one_named(q: str, first: str, then: str) -> None:
     ("四（一）第2条", "4.1.2"),
     ("填表说明第三条说了啥", "A1.note.3"),  # … or as a group of the form's parts
     ("申请表第六栏写什么", "A1.form.6"),
+    ("What goes in section 2 of the construction plan?", "A3.2"),
+    ("What does article 5 of the agreement template cover?", "A2.5"),
+    ("What do we write in box 3 of the application form?", "A1.form.3"),
+    ("What is the second condition for the lead unit?", "4.1.2"),
 ])
 def test_a_part_named_by_its_place_in_a_named_whole(q: str, part: str) -> None:
     ans = service().answer(q, today=TODAY)
