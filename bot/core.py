@@ -21,6 +21,8 @@ from bot.i18n import detect_lang, t
 from bot.logging_setup import RateLimitedLog, failure_key
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from bot.app import App
 
 log = logging.getLogger(__name__)
@@ -137,11 +139,17 @@ class Ctx:
         value = self._states.get(key)
         return copy.deepcopy(value) if value is not None else None
 
-    def set_state(self, key: str, value: dict[str, Any] | None) -> None:
+    def set_state(self, key: str, value: dict[str, Any] | None, s: Session | None = None) -> None:
+        """Store (None: drop) this chat's state ``key``: committed at once, or with ``s`` in that
+        session's transaction, with the caller's other writes (if that transaction fails, its exception
+        ends the update)."""
         from storage import repo
 
-        with self.app.db.session() as s:
+        if s is not None:
             repo.put_state(s, self.msg.chat_id, key, value, self.now)
+        else:
+            with self.app.db.session() as own:
+                repo.put_state(own, self.msg.chat_id, key, value, self.now)
         if self._states is not None:
             if value is None:
                 self._states.pop(key, None)
