@@ -111,8 +111,9 @@ class Ctx:
     command: str | None = None
     args: str = ""
     result: str = "done"  # for the audit log: done | usage | refused (handlers set usage / refused)
-    # this chat's dialog states, read once per update (the dialogs each ask before the Q&A answers); updates of
-    # one chat are handled one at a time, so nothing else changes them meanwhile
+    # this chat's dialog states, read once per update (the dialogs each ask before the Q&A answers): the router
+    # reads them with the user (App.start_update); updates of one chat are handled one at a time, so nothing
+    # else changes them meanwhile
     _states: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     def usage(self, reply: Reply) -> Reply:
@@ -222,12 +223,12 @@ class Router:
 
     # -- dispatch -----------------------------------------------------
     def handle(self, app: App, msg: Incoming, now: datetime) -> Outcome:
-        user = app.identify(msg, now)
+        user, states = app.start_update(msg, now)  # one transaction: the user, the roles, the chat's states
         if msg.chat_type != "private":
             # Outside a private chat nobody acts as officer or admin: restricted commands point to the
             # private chat (run_command) and no handler shows officer data (contacts, chat ids) to a group.
             user.roles -= PRIVATE_ROLES
-        ctx = Ctx(app=app, msg=msg, now=now, user=user)
+        ctx = Ctx(app=app, msg=msg, now=now, user=user, _states=states)
         try:
             outcome = self._dispatch(ctx)
         except Exception as exc:

@@ -20,7 +20,27 @@ def touch_user(
     language_code: str | None = None,
 ) -> User:
     """Record a user (first/last seen, name, client language); returns the row."""
-    user = s.get(User, user_id)
+    return _touch(s, s.get(User, user_id), user_id, now, first_name, username, language_code)
+
+
+def touch_user_roles(
+    s: Session, user_id: int, now: datetime, first_name: str = "", username: str | None = None,
+    language_code: str | None = None,
+) -> tuple[User, set[str]]:
+    """:func:`touch_user` and :func:`granted_roles` with one query (two for a user not seen before)."""
+    rows = s.execute(select(User, RoleGrant.role).outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+                     .where(User.id == user_id)).all()
+    if rows:
+        user, granted = rows[0][0], {role for _, role in rows if role is not None}
+    else:  # not seen yet (an admin may have granted a role by id before the first message)
+        user, granted = None, granted_roles(s, user_id)
+    return _touch(s, user, user_id, now, first_name, username, language_code), granted
+
+
+def _touch(
+    s: Session, user: User | None, user_id: int, now: datetime, first_name: str, username: str | None,
+    language_code: str | None,
+) -> User:
     if user is None:
         user = User(id=user_id, first_name=first_name[:256], username=username, language_code=language_code,
                     first_seen=now, last_seen=now)
