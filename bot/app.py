@@ -75,8 +75,9 @@ class App:
         self._factories[name] = built
 
     # -- users and roles ----------------------------------------------
-    def roles_of(self, s: Session, user_id: int) -> set[str]:
-        roles = {APPLICANT} | repo.granted_roles(s, user_id)
+    def roles_of(self, s: Session, user_id: int, granted: set[str] | None = None) -> set[str]:
+        """Every role of ``user_id``; ``granted``: the roles granted in chat when the caller read them already."""
+        roles = {APPLICANT} | (repo.granted_roles(s, user_id) if granted is None else granted)
         if user_id in self.settings.admin_chat_ids:
             roles |= {ADMIN, OFFICER}
         if user_id in self.settings.officer_chat_ids:
@@ -95,9 +96,24 @@ class App:
 
     def identify(self, msg: Incoming, now: datetime) -> UserView:
         with self.db.session() as s:
-            user = repo.touch_user(s, msg.user_id, now, msg.first_name, msg.username, msg.language_code)
-            roles = self.roles_of(s, msg.user_id)
-            chosen = user.chosen_lang
+            roles, chosen = self._who(s, msg, now)
+        return self._view(msg, roles, chosen)
+
+    def start_update(self, msg: Incoming, now: datetime) -> tuple[UserView, dict[str, dict[str, Any]]]:
+        """What :meth:`identify` gives and every dialog state of the chat, in one transaction (the first of
+        an update: the router hands the states to ``Ctx``, so ``get_state`` reads nothing more)."""
+        with self.db.session() as s:
+            roles, chosen = self._who(s, msg, now)
+            states = repo.chat_states(s, msg.chat_id)
+        return self._view(msg, roles, chosen), states
+
+    def _who(self, s: Session, msg: Incoming, now: datetime) -> tuple[set[str], str | None]:
+        """(roles, the language chosen with /lang) of the sender, recorded as seen."""
+        user, granted = repo.touch_user_roles(s, msg.user_id, now, msg.first_name, msg.username, msg.language_code)
+        return self.roles_of(s, msg.user_id, granted), user.chosen_lang
+
+    @staticmethod
+    def _view(msg: Incoming, roles: set[str], chosen: str | None) -> UserView:
         if chosen:
             lang = chosen
         else:

@@ -21,6 +21,8 @@ from bot.i18n import detect_lang, t
 from bot.logging_setup import RateLimitedLog, failure_key
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from bot.app import App
 
 log = logging.getLogger(__name__)
@@ -109,8 +111,9 @@ class Ctx:
     command: str | None = None
     args: str = ""
     result: str = "done"  # for the audit log: done | usage | refused (handlers set usage / refused)
-    # this chat's dialog states, read once per update (the dialogs each ask before the Q&A answers); updates of
-    # one chat are handled one at a time, so nothing else changes them meanwhile
+    # this chat's dialog states, read once per update (the dialogs each ask before the Q&A answers): the router
+    # reads them with the user (App.start_update); updates of one chat are handled one at a time, so nothing
+    # else changes them meanwhile
     _states: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     def usage(self, reply: Reply) -> Reply:
@@ -137,11 +140,17 @@ class Ctx:
         value = self._states.get(key)
         return copy.deepcopy(value) if value is not None else None
 
-    def set_state(self, key: str, value: dict[str, Any] | None) -> None:
+    def set_state(self, key: str, value: dict[str, Any] | None, s: Session | None = None) -> None:
+        """Store (None: drop) this chat's state ``key``: committed at once, or with ``s`` in that
+        session's transaction, with the caller's other writes (if that transaction fails, its exception
+        ends the update)."""
         from storage import repo
 
-        with self.app.db.session() as s:
+        if s is not None:
             repo.put_state(s, self.msg.chat_id, key, value, self.now)
+        else:
+            with self.app.db.session() as own:
+                repo.put_state(own, self.msg.chat_id, key, value, self.now)
         if self._states is not None:
             if value is None:
                 self._states.pop(key, None)
@@ -214,12 +223,12 @@ class Router:
 
     # -- dispatch -----------------------------------------------------
     def handle(self, app: App, msg: Incoming, now: datetime) -> Outcome:
-        user = app.identify(msg, now)
+        user, states = app.start_update(msg, now)  # one transaction: the user, the roles, the chat's states
         if msg.chat_type != "private":
             # Outside a private chat nobody acts as officer or admin: restricted commands point to the
             # private chat (run_command) and no handler shows officer data (contacts, chat ids) to a group.
             user.roles -= PRIVATE_ROLES
-        ctx = Ctx(app=app, msg=msg, now=now, user=user)
+        ctx = Ctx(app=app, msg=msg, now=now, user=user, _states=states)
         try:
             outcome = self._dispatch(ctx)
         except Exception as exc:

@@ -25,6 +25,8 @@ from knowledge.faq import FaqEntry
 from storage import gaps_repo as gr
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from knowledge.corpus import Corpus
     from knowledge.embeddings import NamedEmbeddings
     from storage.db import Database
@@ -46,20 +48,29 @@ def on_answer(
 ) -> None:
     """After an answer was logged as ``answer_id``: log refused/clarify, and a re-ask of the previous
     answer of this chat (same chat, ≤ 120 s after an answered question, similar wording, and this time
-    refused, clarified or answered from the same clause again)."""
+    refused, clarified or answered from the same clause again). In a transaction of its own."""
     with db.session() as s:
-        if kind in ("refused", "clarify"):
-            gr.add_event(s, kind, question, lang, chat_id, now, answer_id=answer_id, clauses=clauses)
-        prev = gr.last_answer(s, user_id, chat_id, before_id=answer_id)
-        if prev is None or prev.refused or not 0 <= (now - prev.at).total_seconds() <= REASK_SECONDS:
-            return
-        if not core.similar_text(prev.question, question, REASK_OVERLAP):
-            return
-        if kind == "answer" and not (set(clauses[:1]) & set(prev.clauses[:1])):
-            return  # a different clause answers it: a different question (or a better phrasing)
-        if gr.event_for_answer(s, prev.id, "reask") is None:
-            gr.add_event(s, "reask", prev.question, prev.lang, chat_id, now, answer_id=prev.id,
-                         clauses=list(prev.clauses))
+        record_answer(s, user_id, chat_id, question, lang, kind, clauses, answer_id, now)
+
+
+def record_answer(
+    s: Session, user_id: int, chat_id: int, question: str, lang: str, kind: str, clauses: Sequence[str],
+    answer_id: int, now: datetime,
+) -> None:
+    """:func:`on_answer` in the caller's session (the chat writes it in the transaction that logs the
+    answer, inside a savepoint: see ``bot.features.qa``)."""
+    if kind in ("refused", "clarify"):
+        gr.add_event(s, kind, question, lang, chat_id, now, answer_id=answer_id, clauses=clauses)
+    prev = gr.last_answer(s, user_id, chat_id, before_id=answer_id)
+    if prev is None or prev.refused or not 0 <= (now - prev.at).total_seconds() <= REASK_SECONDS:
+        return
+    if not core.similar_text(prev.question, question, REASK_OVERLAP):
+        return
+    if kind == "answer" and not (set(clauses[:1]) & set(prev.clauses[:1])):
+        return  # a different clause answers it: a different question (or a better phrasing)
+    if gr.event_for_answer(s, prev.id, "reask") is None:
+        gr.add_event(s, "reask", prev.question, prev.lang, chat_id, now, answer_id=prev.id,
+                     clauses=list(prev.clauses))
 
 
 def on_vote(db: Database, answer_id: int, vote: int, now: datetime) -> None:

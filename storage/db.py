@@ -219,3 +219,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def savepoint(s: Session) -> Iterator[None]:
+    """A SAVEPOINT in ``s``'s transaction: an exception in the block rolls back only what the block did
+    (and goes on to the caller); the rest of the transaction stays and commits with it.
+
+    :func:`make_engine` keeps pysqlite's own transaction handling, which sends BEGIN only before the
+    first INSERT/UPDATE/DELETE. A SAVEPOINT before that would open a transaction of its own that its
+    RELEASE commits at once (an outer rollback would not undo it), so on SQLite the transaction is
+    begun here first when the driver has not begun it yet.
+    """
+    if s.get_bind().dialect.name == "sqlite":
+        conn = s.connection()
+        if not getattr(conn.connection.dbapi_connection, "in_transaction", True):
+            conn.exec_driver_sql("BEGIN")
+    with s.begin_nested():
+        yield

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.gaps_models import FaqRecord, GapEvent, GapGroup
@@ -69,12 +69,18 @@ def set_choice(s: Session, answer_id: int, choice: str) -> bool:
     return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
+# the re-ask check after every logged answer: built once (see storage.repo)
+_LAST_ANSWER = (select(QAAnswer)
+                .where(QAAnswer.user_id == bindparam("user_id"), QAAnswer.chat_id == bindparam("chat_id"))
+                .order_by(QAAnswer.id.desc()).limit(1))
+_LAST_ANSWER_BEFORE = _LAST_ANSWER.where(QAAnswer.id < bindparam("before_id"))
+
+
 def last_answer(s: Session, user_id: int, chat_id: int, before_id: int | None = None) -> QAAnswer | None:
     """The newest logged Q&A answer of this chat (before ``before_id``)."""
-    q = select(QAAnswer).where(QAAnswer.user_id == user_id, QAAnswer.chat_id == chat_id)
     if before_id is not None:
-        q = q.where(QAAnswer.id < before_id)
-    return s.scalar(q.order_by(QAAnswer.id.desc()).limit(1))
+        return s.scalar(_LAST_ANSWER_BEFORE, {"user_id": user_id, "chat_id": chat_id, "before_id": before_id})
+    return s.scalar(_LAST_ANSWER, {"user_id": user_id, "chat_id": chat_id})
 
 
 # -- vectors and groups ------------------------------------------------------------------------

@@ -550,6 +550,16 @@ def is_contact(s: Session, chat_id: int) -> bool:
     return s.scalar(select(Contact.id).where(Contact.chat_id == chat_id).limit(1)) is not None
 
 
+_CONTACT_FLAGS = select(Contact.unreachable).where(Contact.chat_id == bindparam("chat_id"))  # each message: built once
+
+
+def contact_flagged(s: Session, chat_id: int) -> bool | None:
+    """None when this chat is no consortium's contact, else whether any of its contact rows is flagged
+    unreachable (one query)."""
+    flags = list(s.scalars(_CONTACT_FLAGS, {"chat_id": chat_id}))
+    return any(flags) if flags else None
+
+
 def mark_unreachable(s: Session, chat_id: int, now: datetime) -> list[str]:
     """Flag every contact row of this chat; returns the consortium names affected (newly flagged)."""
     names = list(s.scalars(select(Consortium.name).join(Contact)

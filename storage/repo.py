@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, ChatState, Feedback, Invite, QAAnswer, RoleGrant, User
@@ -14,13 +14,40 @@ from storage.models import AuditEntry, ChatState, Feedback, Invite, QAAnswer, Ro
 OFFICER = "officer"
 _INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no look-alikes (0/O, 1/I)
 
+# Statements of every chat message, built once (values bound at execution): building a statement and its
+# cache key costs more than running it on SQLite (~0.15 vs ~0.07 ms); a statement object keeps its key.
+_USER_ROLES = (select(User, RoleGrant.role).outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+               .where(User.id == bindparam("user_id")))
+_GRANTS = select(RoleGrant.role).where(RoleGrant.user_id == bindparam("user_id"))
+_CHAT_STATES = select(ChatState).where(ChatState.chat_id == bindparam("chat_id"))
+_STATE = select(ChatState).where(ChatState.chat_id == bindparam("chat_id"), ChatState.key == bindparam("key"))
+
 
 def touch_user(
     s: Session, user_id: int, now: datetime, first_name: str = "", username: str | None = None,
     language_code: str | None = None,
 ) -> User:
     """Record a user (first/last seen, name, client language); returns the row."""
-    user = s.get(User, user_id)
+    return _touch(s, s.get(User, user_id), user_id, now, first_name, username, language_code)
+
+
+def touch_user_roles(
+    s: Session, user_id: int, now: datetime, first_name: str = "", username: str | None = None,
+    language_code: str | None = None,
+) -> tuple[User, set[str]]:
+    """:func:`touch_user` and :func:`granted_roles` with one query (two for a user not seen before)."""
+    rows = s.execute(_USER_ROLES, {"user_id": user_id}).all()
+    if rows:
+        user, granted = rows[0][0], {role for _, role in rows if role is not None}
+    else:  # not seen yet (an admin may have granted a role by id before the first message)
+        user, granted = None, granted_roles(s, user_id)
+    return _touch(s, user, user_id, now, first_name, username, language_code), granted
+
+
+def _touch(
+    s: Session, user: User | None, user_id: int, now: datetime, first_name: str, username: str | None,
+    language_code: str | None,
+) -> User:
     if user is None:
         user = User(id=user_id, first_name=first_name[:256], username=username, language_code=language_code,
                     first_seen=now, last_seen=now)
@@ -44,7 +71,7 @@ def set_lang(s: Session, user_id: int, lang: str, now: datetime) -> None:
 
 
 def granted_roles(s: Session, user_id: int) -> set[str]:
-    return set(s.scalars(select(RoleGrant.role).where(RoleGrant.user_id == user_id)))
+    return set(s.scalars(_GRANTS, {"user_id": user_id}))
 
 
 def grant_role(s: Session, user_id: int, role: str, by: int | None, now: datetime) -> bool:
@@ -105,11 +132,11 @@ def get_state(s: Session, chat_id: int, key: str) -> dict[str, Any] | None:
 
 def chat_states(s: Session, chat_id: int) -> dict[str, dict[str, Any]]:
     """Every state of one chat, by key."""
-    return {row.key: dict(row.value) for row in s.scalars(select(ChatState).where(ChatState.chat_id == chat_id))}
+    return {row.key: dict(row.value) for row in s.scalars(_CHAT_STATES, {"chat_id": chat_id})}
 
 
 def put_state(s: Session, chat_id: int, key: str, value: dict[str, Any] | None, now: datetime) -> None:
-    row = s.get(ChatState, (chat_id, key))
+    row = s.scalar(_STATE, {"chat_id": chat_id, "key": key})
     if value is None:
         if row is not None:
             s.delete(row)

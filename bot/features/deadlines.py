@@ -450,9 +450,11 @@ def my_deadlines(ctx: Ctx) -> Reply:
 def contact_roles(s: Session, user_id: int) -> set[str]:
     """CONTACT for registered consortium contacts. It runs for every incoming message, so a contact
     flagged unreachable (it had blocked the bot) that writes again is made reachable here."""
-    if not rr.is_contact(s, user_id):
+    flagged = rr.contact_flagged(s, user_id)
+    if flagged is None:
         return set()
-    rr.mark_reachable(s, user_id)
+    if flagged:  # the UPDATE only then: for every other message of a contact, one read
+        rr.mark_reachable(s, user_id)
     return {CONTACT}
 
 

@@ -17,9 +17,11 @@ from bot.config import LLM_PROVIDERS
 from bot.core import Button, Ctx, Outcome, Reply, esc
 from bot.errors import UserError
 from storage import repo
+from storage.db import savepoint
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from sqlalchemy.orm import Session
 
     from bot.app import App
     from bot.config import Settings
@@ -136,13 +138,19 @@ def _feedback_row(ctx: Ctx, answer_id: int, vote: int = 0) -> list[Button]:
     return [Button(up, f"qa:up:{answer_id}"), Button(down, f"qa:down:{answer_id}")]
 
 
-def _reply(ctx: Ctx, question: str, ans: Answer) -> Outcome:
+def _reply(ctx: Ctx, question: str, ans: Answer, *, remember: bool = False) -> Outcome:
+    """The answer with its buttons. ``remember``: keep ``ans.context`` as the chat's follow-up context.
+    Its writes are one transaction: the context, the answer log and the knowledge-gap signal."""
     if ans.kind in ("canned", "empty"):
+        if remember:
+            ctx.set_state(STATE_KEY, ans.context)
         return Outcome([Reply(esc(ans.lead))])
     with ctx.app.db.session() as s:
+        if remember:
+            ctx.set_state(STATE_KEY, ans.context, s)
         answer_id = repo.log_answer(s, ctx.user.id, ctx.msg.chat_id, question, ans.lang, ans.clause_ids,
                                     ans.refused, ctx.now)
-    _gap_signal(ctx, question, ans, answer_id)
+        _gap_signal(ctx, s, question, ans, answer_id)
     buttons = [_feedback_row(ctx, answer_id), *_clause_buttons(ctx, ans, answer_id)]
     return Outcome([Reply(ans.html(), buttons=buttons)])
 
@@ -151,20 +159,21 @@ def answer_text(ctx: Ctx, question: str) -> Outcome:
     svc = _service(ctx)
     context: dict[str, Any] | None = ctx.get_state(STATE_KEY)
     ans = svc.answer(question, "en" if ctx.lang == "en" else None, context, today=_today(ctx))
-    if ans.kind == "answer" and ans.context != context:
-        ctx.set_state(STATE_KEY, ans.context)
-    return _reply(ctx, question, ans)
+    return _reply(ctx, question, ans, remember=ans.kind == "answer" and ans.context != context)
 
 
-def _gap_signal(ctx: Ctx, question: str, ans: Answer, answer_id: int) -> None:
-    """Refused / clarify outcomes and quick re-asks go to the knowledge-gaps log (never breaks an answer)."""
+def _gap_signal(ctx: Ctx, s: Session, question: str, ans: Answer, answer_id: int) -> None:
+    """Refused / clarify outcomes and quick re-asks go to the knowledge-gaps log, in the answer's
+    transaction but inside a savepoint: a failure there is logged and undoes only the signal (it never
+    breaks an answer)."""
     from bot import gaps
 
     kind = ans.kind if ans.kind in ("answer", "refused", "clarify") else ("refused" if ans.refused else "answer")
     offered = ans.clause_ids if kind != "clarify" else [o.clause for o in ans.options] or ans.ranked[:3]
     try:
-        gaps.on_answer(ctx.app.db, ctx.user.id, ctx.msg.chat_id, question, ans.lang, kind, offered, answer_id,
-                       ctx.now)
+        with savepoint(s):
+            gaps.record_answer(s, ctx.user.id, ctx.msg.chat_id, question, ans.lang, kind, offered, answer_id,
+                               ctx.now)
     except Exception:
         log.exception("could not log a knowledge-gap signal")
 
