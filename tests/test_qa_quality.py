@@ -19,7 +19,7 @@ FLOORS = {
     "paraphrases": {"hit@1": 0.937, "hit@3": 0.987, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.013},
     "train_extra": {"hit@1": 0.915, "hit@3": 0.989, "oos_refusal_rate": 0.962, "false_refusal_rate": 0.011},
     "train_more": {"hit@1": 0.873, "hit@3": 0.928, "oos_refusal_rate": 0.885, "false_refusal_rate": 0.045},
-    "train_new": {"hit@1": 0.823, "hit@3": 0.9, "oos_refusal_rate": 0.846, "false_refusal_rate": 0.05},
+    "train_new": {"hit@1": 0.842, "hit@3": 0.915, "oos_refusal_rate": 0.846, "false_refusal_rate": 0.05},
     "heldout": {"hit@1": 0.906, "hit@3": 0.938, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.033},
 }
 
