@@ -16,12 +16,13 @@ from tests.qa_helpers import service
 # floors at the measured values (README, benchmarks/qa_eval.py); held-out: never tuned on
 FLOORS = {
     "dev": {"hit@1": 0.96, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "paraphrases": {"hit@1": 0.937, "hit@3": 0.987, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.013},
+    "paraphrases": {"hit@1": 0.937, "hit@3": 0.981, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.013},
     "train_extra": {"hit@1": 0.915, "hit@3": 0.989, "oos_refusal_rate": 0.962, "false_refusal_rate": 0.011},
-    "train_more": {"hit@1": 0.873, "hit@3": 0.928, "oos_refusal_rate": 0.885, "false_refusal_rate": 0.045},
-    "train_new": {"hit@1": 0.842, "hit@3": 0.915, "oos_refusal_rate": 0.846, "false_refusal_rate": 0.05},
-    "heldout": {"hit@1": 0.906, "hit@3": 0.938, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.033},
+    "train_more": {"hit@1": 0.88, "hit@3": 0.928, "oos_refusal_rate": 0.9, "false_refusal_rate": 0.048},
+    "train_new": {"hit@1": 0.842, "hit@3": 0.911, "oos_refusal_rate": 0.861, "false_refusal_rate": 0.054},
+    "heldout": {"hit@1": 0.906, "hit@3": 0.934, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.041},
 }
+
 
 
 
