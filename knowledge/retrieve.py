@@ -187,6 +187,15 @@ def explicit_refs(text: str, corpus: Corpus) -> list[str]:
     return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
 
 
+def _put_first(hits: list[Hit], cid: str) -> list[Hit]:
+    """``cid`` first (its hit, or a new one at the best hit's score when it was not among them), then the rest."""
+    if hits[0].clause == cid:
+        return hits
+    same = next((h for h in hits if h.clause == cid), None)
+    moved = same or Hit(cid, hits[0].score, hits[0].prob)
+    return [moved, *(h for h in hits if h is not same)]
+
+
 def _cn_int(s: str) -> int:
     """一 … 十九 (and 二十 …) as a number; 0 when it is not one."""
     if "十" not in s:
@@ -497,12 +506,7 @@ class Retriever:
                 common, counted = len(run), [k for k in c.children if run in labels[k]]
             if common > best_len and len(counted) >= n:
                 best, best_len = counted, common
-        if not best or best[n - 1] == hits[0].clause:
-            return hits
-        part = best[n - 1]
-        same = next((h for h in hits if h.clause == part), None)
-        moved = same or Hit(part, hits[0].score, hits[0].prob, 0.0, 0.0, True, -1, 0.0, {})
-        return [moved, *(h for h in hits if h is not same)]
+        return _put_first(hits, best[n - 1]) if best else hits
 
     def _nth_of_named_en(self, q: Query, hits: list[Hit]) -> list[Hit]:
         """The English form: "section 2 of the construction plan", "the first step of the formation procedure":
@@ -522,12 +526,7 @@ class Retriever:
             counted = [k for k in c.children if unit and unit in self.corpus.clauses[k].label_en.lower()] or c.children
             if shared > best_n and len(counted) >= n:
                 best, best_n = list(counted), shared
-        if not best or best[n - 1] == hits[0].clause:
-            return hits
-        part = best[n - 1]
-        same = next((h for h in hits if h.clause == part), None)
-        moved = same or Hit(part, hits[0].score, hits[0].prob, 0.0, 0.0, True, -1, 0.0, {})
-        return [moved, *(h for h in hits if h is not same)]
+        return _put_first(hits, best[n - 1]) if best else hits
 
     def _next_of_named(self, q: Query, hits: list[Hit]) -> list[Hit]:
         """A question about the part after the one it names (「重点任务写完了，下一部分写啥」) is answered by the next
@@ -539,10 +538,7 @@ class Retriever:
         i = sibs.index(c.id) if c.id in sibs else -1
         if i < 0 or i + 1 >= len(sibs):
             return hits
-        nxt = sibs[i + 1]
-        same = next((h for h in hits if h.clause == nxt), None)
-        moved = same or Hit(nxt, hits[0].score, hits[0].prob, 0.0, 0.0, False, -1, 0.0, {})
-        return [moved, hits[0], *(h for h in hits[1:] if h is not same)]
+        return _put_first(hits, sibs[i + 1])
 
     def _sub_of_named(self, logit: np.ndarray, sig: dict[str, np.ndarray], refs: Sequence[str]) -> np.ndarray:
         """A question naming a clause ("附件1 … 需附哪些材料") is answered by the part of it that matches the
