@@ -20,7 +20,7 @@ from decimal import Decimal
 from checks.inputs import find_numbers, funding
 from knowledge.cards import Card, Facet
 
-_YESNO_ZH = re.compile(r"(吗|么|嘛|不)[？?。！!\s]*$|能否|可否|是否|能不能|可不可以|是不是|要不要|需不需要|需要不需要|"
+_YESNO_ZH = re.compile(r"(吗|(?<![什怎这那多要])么|嘛|不)[？?。！!\s]*$|能否|可否|是否|能不能|可不可以|是不是|要不要|需不需要|需要不需要|"
                        r"有没有|行不行|可以不|算不算|会不会|得不得|用不用|必须[^？?]{0,12}[吗么]")
 _YESNO_EN = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(can|could|may|must|does|do|did|is|are|was|should|will|would|shall|"
                        r"has|have|need|am)\b", re.I)
