@@ -96,6 +96,8 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
 
 
 _ORIENTED = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|原则上)[，,：:]?|(?:yes|no)\b", re.I)
+# a plain yes/no opening (是，… / Yes, …): dropped when the question asked no yes/no
+_VERDICT_HEAD = re.compile(r"(?:是|可以|不可以|能|不能|不是)[，,]\s*|(?:yes|no)[,:]\s+", re.I)
 # an answer that already opens with its verdict (须：… / 不得… / It must …): no oriented answer goes before it
 _VERDICT = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|须|必须|无须|不得|需要|不需要|应当?)[，,：:]|"
                       r"(?:yes|no|it must|it need|it does|it is)\b", re.I)
@@ -124,6 +126,11 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
         if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already
             text = gist
+    if not yes_no and (head := _VERDICT_HEAD.match(text)) and len(text) > head.end() + 4:
+        rest = text[head.end():]  # 「是，原则上…」 for 「要满足哪几个条件」: the facts without a yes nobody asked for
+        text = (rest[:1].upper() + rest[1:]) if lang == "en" else rest
+        if polar is not None and not text.lower().startswith(p.lower()):
+            return text
     if polar is None:
         return text
     starts = text.lower().startswith(p.lower())
@@ -277,7 +284,7 @@ def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> s
     due = date(today.year, month, day)
     days = (due - today).days
     if lang == "en":
-        return f"This year's report is due by {due.isoformat()}: {days} day(s) left." if days >= 0 else None
+        return f"This year's report is due by {due.isoformat()}: {days} day{'' if days == 1 else 's'} left." if days >= 0 else None
     return f"今年（{today.year}年）应在{due.month}月{due.day}日前报送，还有{days}天。" if days >= 0 else None
 
 
@@ -292,8 +299,7 @@ def count_lead(counter: str, lead: str, heading: str, parts: list[str], lang: st
         return None
     n = len(parts)
     if lang == "en":
-        head = f"{heading}: " if heading else ""
-        return f"{head}{n} parts: " + "; ".join(parts) + "."
+        return f"{n} parts{f' ({heading})' if heading else ''}: " + "; ".join(parts) + "."
     num = _CN_DIGITS[n] if n <= 10 else str(n)
     unit = counter if counter != "n" else "项"
     return f"{heading}共{num}{unit}：" + "；".join(parts) + "。"

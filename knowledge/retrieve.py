@@ -38,6 +38,9 @@ HEADING_GROUP = 5  # a label word naming at most this many clauses (填表说明
 _REF_SUB = re.compile(rf"([{CN_NUM}])[、.]?\s*[（(]([{CN_NUM}])[)）]\s*(\d{{1,2}})?")
 _REF_NUM = re.compile(r"(?<![\d:：.])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
 _REF_SECTION = re.compile(rf"第([{CN_NUM}])(?:部分|条|章|节)|(?:^|[^（(])([{CN_NUM}])、")
+# "section 4", "section 4(2)" of the scheme itself (not "section 2 of the construction plan"; one-letter typos)
+_REF_SECTION_EN = re.compile(r"\bsect?[il]?on?\s+([1-8])\b(?:\s*\(([1-9])\))?(?!\s*(?:of|in)\s+(?:the\s+|our\s+)?"
+                             r"(?:construction|plan|agreement|form|application|template|outline|attachment))", re.I)
 _REF_ATTACH = re.compile(r"附件\s*([123一二三])|attachment\s*([123])", re.I)
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
@@ -57,7 +60,8 @@ _EN_UNIT = {"box": "part", "field": "part", "section": "part", "part": "part", "
 # a question about the part that follows the one it names (重点任务写完了，下一部分写啥 / what comes after article 2)
 _NEXT = re.compile(r"下一(?:个)?(?:部分|条|项|栏|步|节)|(?:后面|之后|接下来|接着|再往下)+(?:一?(?:部分|条|项|栏|步))?"
                    r"(?:该|要|应该|还)?(?:写|填|是|做)(?:啥|什么|哪)|\bnext (?:section|part|article|step|item|box)\b|"
-                   r"\bwhat comes (?:after|next)\b", re.I)
+                   r"\bwhat comes (?:after|next)\b|\bwhat (?:do|should|must) (?:we|i) do (?:after|once)\b|"
+                   r"\bnext step after\b", re.I)
 
 # the features the fusion model weighs, in order (the ranker file names them too)
 FEATURES = (
@@ -184,6 +188,9 @@ def explicit_refs(text: str, corpus: Corpus) -> list[str]:
         for m in _REF_ATTACH.finditer(text):
             n = m.group(1) or m.group(2)
             refs.append(f"A{CN_NUM.index(n) + 1 if n in CN_NUM else n}")
+        if not re.search(r"construction|plan|agreement|form|template|outline|attachment", text, re.I):
+            for m in _REF_SECTION_EN.finditer(text):
+                refs.append(".".join(g for g in m.groups() if g))
     return [r for r in dict.fromkeys(refs) if r in corpus.clauses]
 
 
@@ -461,6 +468,9 @@ class Retriever:
             if len(hits) >= k:
                 break
         feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0)
+        named = _REF_SECTION_EN.search(q.text) if q.english and not q.about_attachments else None
+        if named and refs and hits and not any(self.corpus.is_under(hits[0].clause, r) for r in refs):
+            hits = _put_first(hits, refs[0])  # "section 4 of the scheme": the section it names, first
         return Retrieval(q, self._next_of_named(q, self._nth_of_named(q, hits)), feats, unknown,
                          fast=lex_model is not None)
 

@@ -618,7 +618,10 @@ class QAService:
         if title.strip():
             return title.strip()
         gist = self._gist(cid, lang)
-        return re.split(r"[，,；;。.:：]", gist, maxsplit=1)[0].strip()[:40] if gist else ""
+        if lang != "en":
+            return re.split(r"[，,；;。.:：]", gist, maxsplit=1)[0].strip()[:40] if gist else ""
+        first = re.split(r"[.;:](?:\s|$)", gist, maxsplit=1)[0].strip()
+        return first if len(first) <= 90 else first[:first.rfind(" ", 0, 88)].rstrip(",") + "…"
 
     def notice(self, lang: str, today: date | None, doc: str = "scheme") -> str:
         """A warning when the cited document has lapsed or was superseded on ``today`` (empty when in force)."""

@@ -71,7 +71,7 @@ def test_the_count_lead_only_when_the_lead_does_not_say_the_number() -> None:
     assert count_lead("条", "x", "原则", ["甲"], "zh") is None  # one part is no list
     assert count_lead("条", "x", "原则", ["甲", ""], "zh") is None  # an unnamed part
     assert count_lead("条", "x", "原则", ["甲", "乙", "丙"], "zh") == "原则共三条：甲；乙；丙。"
-    assert count_lead("n", "x", "Principles", ["A", "B"], "en") == "Principles: 2 parts: A; B."
+    assert count_lead("n", "x", "Principles", ["A", "B"], "en") == "2 parts (Principles): A; B."
 
 
 @pytest.mark.parametrize(("q", "lead"), [

@@ -125,7 +125,7 @@ def _clause_buttons(ctx: Ctx, ans: Answer, answer_id: int) -> list[list[Button]]
     if ans.kind == "clarify":
         return [[Button(f"❓ {o.label}"[:60], f"qa:pick:{answer_id}:{o.clause}")] for o in ans.options]
     for c in ans.citations:
-        rows.append([Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{c.key or c.clause}")])
+        rows.append([Button(ctx.t("qa.btn_full", label=c.shown_label(ctx.lang)), f"qa:full:{c.key or c.clause}")])
     for cid, label in ans.related:
         rows.append([Button(ctx.t("qa.btn_more", label=label), f"qa:full:{cid}")])
     return rows[:5]
@@ -248,7 +248,8 @@ def on_button(ctx: Ctx) -> Outcome:
         # the message keeps its text; its buttons now show the choice (one vote per user, changeable)
         svc = _service(ctx)
         buttons = [_feedback_row(ctx, int(m.group(2)), vote)]
-        buttons += [[Button(ctx.t("qa.btn_full", label=c.label), f"qa:full:{cid}")]
+        buttons += [[Button(ctx.t("qa.btn_full", label=f"{c.label_en} · {c.label}" if ctx.lang == "en" else c.label),
+                            f"qa:full:{cid}")]
                     for cid in clauses[:1] if (c := svc.clause(cid)) is not None]
         return Outcome([Reply("", buttons=buttons, edit=True)], toast=ctx.t("qa.thanks_feedback"))
     m = _PICK.match(data)
