@@ -550,7 +550,10 @@ class QAService:
         cites: list[Citation] = []
         for h in tops:
             card = self.cards.get(h.clause)
-            facet = pick_facet(card, h.facet_sims, text) if card else None
+            # a follow-up (「那到期了还能续吗」) was searched merged with the previous question: its own words pick
+            # the facet (the dense neighbours are the previous question's), when they share any with one
+            facet = (pick_facet(card, {}, text) if topic else None) or \
+                (pick_facet(card, h.facet_sims, text) if card else None)
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
                 lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \

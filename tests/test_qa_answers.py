@@ -144,6 +144,14 @@ def test_after_in_another_sense_moves_nothing() -> None:
     assert last.ranked[0] == "A3.7", last.ranked
 
 
+def test_a_follow_up_gets_a_new_lead_from_its_own_words() -> None:
+    svc = service()
+    first = svc.answer("联合体存续期多久", today=TODAY)
+    again = svc.answer("那到期了还能续吗", context=first.context, today=TODAY)
+    assert again.citations[0].clause == "8.2" and again.lead != first.lead, again.lead
+    assert "继续运行" in again.lead, again.lead
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
