@@ -552,7 +552,7 @@ class QAService:
             card = self.cards.get(h.clause)
             # a follow-up (「那到期了还能续吗」) was searched merged with the previous question: its own words pick
             # the facet (the dense neighbours are the previous question's), when they share any with one
-            facet = (pick_facet(card, {}, text) if topic else None) or \
+            facet = (pick_facet(card, {}, text) if topic and card else None) or \
                 (pick_facet(card, h.facet_sims, text) if card else None)
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
