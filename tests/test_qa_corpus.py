@@ -96,3 +96,18 @@ def test_lexicon_maps_colloquial_and_english_phrasings() -> None:
     assert "总结" in lex.expand("When is the annual report due?")[1]
     assert "高等学校" in lex.expand("Can a university join?")[1]
     assert lex.out_of_scope("如何申请国家自然科学基金") and not lex.out_of_scope("牵头单位应具备哪些条件")
+
+
+def test_the_lexicon_repeats_no_key() -> None:
+    """YAML keeps the last of two equal keys silently: a phrase added twice would lose its first mapping."""
+    import re
+    from collections import Counter
+
+    from knowledge.text import LEXICON_FILE
+
+    text = LEXICON_FILE.read_text(encoding="utf-8")
+    for section in ("zh", "en"):
+        body = text.split(f"\n{section}:\n", 1)[1]
+        body = body[:re.search(r"\n\S", body).start()] if re.search(r"\n\S", body) else body  # type: ignore[union-attr]
+        keys = re.findall(r"(?m)^  ([^:#\n][^:\n]*):", body)
+        assert keys and [k for k, n in Counter(keys).items() if n > 1] == [], section

@@ -16,13 +16,14 @@ from tests.qa_helpers import service
 # floors at the measured values (README, benchmarks/qa_eval.py); held-out: never tuned on
 FLOORS = {
     "dev": {"hit@1": 0.96, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "paraphrases": {"hit@1": 0.937, "hit@3": 0.993, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.0},
+    "paraphrases": {"hit@1": 0.937, "hit@3": 1.0, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.0},
     "train_extra": {"hit@1": 0.936, "hit@3": 0.989, "oos_refusal_rate": 0.924, "false_refusal_rate": 0.011},
-    "train_more": {"hit@1": 0.9, "hit@3": 0.962, "oos_refusal_rate": 0.828, "false_refusal_rate": 0.018},
-    "train_new": {"hit@1": 0.857, "hit@3": 0.942, "oos_refusal_rate": 0.776, "false_refusal_rate": 0.024},
-    "train_en": {"hit@1": 0.786, "hit@3": 0.873, "oos_refusal_rate": 0.82, "false_refusal_rate": 0.074},
-    "heldout": {"hit@1": 0.926, "hit@3": 0.951, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.021},
+    "train_more": {"hit@1": 0.914, "hit@3": 0.965, "oos_refusal_rate": 0.814, "false_refusal_rate": 0.011},
+    "train_new": {"hit@1": 0.869, "hit@3": 0.95, "oos_refusal_rate": 0.769, "false_refusal_rate": 0.012},
+    "train_en": {"hit@1": 0.82, "hit@3": 0.9, "oos_refusal_rate": 0.8, "false_refusal_rate": 0.06},
+    "heldout": {"hit@1": 0.914, "hit@3": 0.951, "oos_refusal_rate": 0.869, "false_refusal_rate": 0.021},
 }
+
 
 
 
