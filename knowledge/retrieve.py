@@ -47,6 +47,7 @@ _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 # a part named by its place in a named whole (建设方案的第二部分 / 协议模板第五条 / 组建程序的第一步)
 _ORDINAL = re.compile(rf"第([{CN_NUM}\d]{{1,2}})(?:个)?(部分|条|栏|步|项|点|节|款)")
 _WHOLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,10}$")
+_COUNT_OF = re.compile(r"(?:一共|总共|共)?(?:有|分)?(?<!第)几(?:个)?(部分|条|栏|步|项|点|节|款)")
 _EN_ORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 _ORDINAL_EN = re.compile(rf"\b(?:(?P<unit>section|article|part|step|item|box|field|note|clause|point)\s+(?P<num>\d{{1,2}})|"
                          rf"(?:the\s+)?(?P<word>{'|'.join(_EN_ORDS)})\s+(?P<unit2>section|article|part|step|item|box|"
@@ -493,30 +494,43 @@ class Retriever:
         if q.english:
             return self._nth_of_named_en(q, hits)
         m = _ORDINAL.search(q.text)
-        if m is None:
-            return hits
-        n = int(m.group(1)) if m.group(1).isdigit() else _cn_int(m.group(1))
-        before = re.sub(r"(?:的|里的?|中的?|里面的?)$", "", q.text[:m.start()].rstrip(" "))
+        if m is not None:
+            n = int(m.group(1)) if m.group(1).isdigit() else _cn_int(m.group(1))
+            found = self._named_whole(q.text[:m.start()], max(n, 1), m.group(2))
+            return _put_first(hits, found[1][n - 1]) if found and n >= 1 else hits
+        m = _COUNT_OF.search(q.text)  # 「协议模板一共有几条」: the whole it counts, first (its lead counts the parts)
+        found = self._named_whole(q.text[:m.start()], 2, m.group(1)) if m is not None else None
+        return _put_first(hits, found[0]) if found and found[2] else hits
+
+    def _named_whole(self, before: str, n: int, unit: str) -> tuple[str, list[str], bool] | None:
+        """The clause (with at least ``n`` parts) that the words just before an ordinal or a count name: its heading
+        shares most with them (at least two characters; 附件3 / 四（一） name one by number), or they name a group
+        of its parts (填表说明: the notes among the form's parts). Its id, its parts as counted (those whose labels
+        carry the counter ``unit`` when some do: 申请表 第三栏), and whether the parts counted are all of them."""
+        before = re.sub(r"(?:的|里的?|中的?|里面的?|一共|总共|共|有|一共有|总共有)+$", "", before.rstrip(" "))
         whole = _WHOLE.search(before)
         named = [c for c in explicit_refs(before[-12:], self.corpus) if len(self.corpus.clauses[c].children) >= n]
-        if n < 1 or (whole is None and not named):
-            return hits
-        x = whole.group(0) if whole is not None else ""
-        best: list[str] = []
-        best_len = 1
+        if whole is None and not named:
+            return None
+        # words every heading shares (创新联合体) name no whole
+        x = re.sub(r"创新联合体|联合体|创新|云南省?", "", whole.group(0)) if whole is not None else ""
+        best: tuple[str, list[str], bool] | None = None
+        best_len, tied = 1, False
         for cid, c in self.corpus.clauses.items():
             if len(c.children) < n:
                 continue
             labels = {k: self.corpus.clauses[k].label for k in c.children}
             common = 99 if cid in named[-1:] else _common_run(x, f"{c.title} {c.label}")
-            counted = [k for k in c.children if m.group(2) in labels[k]] or list(c.children)
-            # or the words name a group of its parts (填表说明 第三条: the notes among the form's parts)
+            counted = [k for k in c.children if unit in labels[k]] or list(c.children)
             run = _shared_run(x, list(labels.values()), n)
+            whole_named = True
             if len(run) > common:
-                common, counted = len(run), [k for k in c.children if run in labels[k]]
+                common, counted, whole_named = len(run), [k for k in c.children if run in labels[k]], False
             if common > best_len and len(counted) >= n:
-                best, best_len = counted, common
-        return _put_first(hits, best[n - 1]) if best else hits
+                best, best_len, tied = (cid, counted, whole_named), common, False
+            elif common == best_len and best is not None and len(counted) >= n:
+                tied = True  # 「组建…」 names 组建原则, 组建条件 and 组建程序 alike: none
+        return None if tied else best
 
     def _nth_of_named_en(self, q: Query, hits: list[Hit]) -> list[Hit]:
         """The English form: "section 2 of the construction plan", "the first step of the formation procedure":

@@ -610,6 +610,8 @@ class QAService:
         does not say it (see ``compose.count_lead``)."""
         counter = asks_count(text)
         kids = self.corpus.clauses[cid].children if counter else []
+        # parts whose labels carry the counter (申请表 第三栏) are counted among themselves (几栏: not the notes)
+        kids = [k for k in kids if counter in self.corpus.clauses[k].label] or kids
         if len(kids) < 2:
             return None
         return count_lead(counter, lead, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)

@@ -132,6 +132,22 @@ def test_a_part_named_by_its_place_in_a_named_whole(q: str, part: str) -> None:
     assert ans.kind == "answer" and ans.ranked[0] == part, ans.ranked
 
 
+@pytest.mark.parametrize(("q", "whole", "has"), [
+    ("协议模板有几条", "A2", "共八条"),
+    ("联合体的主要任务有几项", "6", "共五项"),
+    ("申请表一共有几栏", "A1", "七栏"),
+])
+def test_a_count_of_a_named_whole_answers_with_the_whole(q: str, whole: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.ranked[0] == whole and has in ans.lead, (ans.ranked, ans.lead)
+
+
+@pytest.mark.parametrize("q", ["组建联合体分几步", "组织架构运行机制写在方案第几部分"])
+def test_a_count_names_no_whole_when_its_words_are_ambiguous_or_ask_which(q: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.ranked[0] not in ("2", "4", "A3"), ans.ranked  # 组建… names three wholes; 第几 asks which one
+
+
 def test_an_ordinal_after_other_words_moves_nothing() -> None:
     ans = service().answer("我们几家单位想搞个联合体但不知道先干嘛，第一步是啥", today=TODAY)
     assert ans.ranked[0] not in ("4.1.1", "4.2.1"), ans.ranked
