@@ -29,6 +29,7 @@ _REQ = re.compile(r"申请|省里|省级|省财政|财政|拨款|补助|资助|�
                   r"request|apply|applied|asking|ask for|grant|province|provincial|government|funding from", re.I)
 _RAISE = re.compile(r"自筹|自己|自有|配套|企业出|我们出|拿出|出资|投入|自掏|raise|raised|own|self|match|put in|"
                     r"contribute", re.I)
+_TOTAL = re.compile(r"总经费|总投入|总预算|总共|一共|合计|加起来|total|altogether|overall budget", re.I)
 _MONEY_UNIT = re.compile(r"^\s*(万元|万|元|块|亿元|亿|w|W|k|K|million|mn|m\b|yuan|rmb|cny)", re.I)
 _WHEN = re.compile(r"什么时候|啥时候|啥时|几时|何时|哪天|哪一天|几号|几月|截止|截至|最晚|期限|还有几天|多少天|时间|when|deadline|due|how many days|"
                    r"how long", re.I)
@@ -234,10 +235,14 @@ def funding_lead(question: str, lang: str, ratio: str = "2:1") -> str | None:
                 f"目前{_wan(raised.wan, lang)}，还差{_wan(f.shortfall, lang)}。")
     if req is not None:
         f = funding(req.wan, None, k)
+        total = ""
+        if _TOTAL.search(question):  # 总经费 / total budget: the provincial funds and the self-raised together
+            total = (f" In total at least {_wan(req.wan + f.min_required, lang)}." if lang == "en" else
+                     f"总经费至少{_wan(req.wan + f.min_required, lang)}。")
         return (f"Requesting {_wan(req.wan, lang)} of provincial funds, the enterprises must raise at least "
-                f"{_wan(f.min_required, lang)} themselves (at least {ratio})."
+                f"{_wan(f.min_required, lang)} themselves (at least {ratio}).{total}"
                 if lang == "en" else
-                f"申请省级经费{_wan(req.wan, lang)}，按不低于{ratio}的要求，企业自筹经费至少需{_wan(f.min_required, lang)}。")
+                f"申请省级经费{_wan(req.wan, lang)}，按不低于{ratio}的要求，企业自筹经费至少需{_wan(f.min_required, lang)}。{total}")
     assert raised is not None
     most = raised.wan / k
     return (f"With {_wan(raised.wan, lang)} self-raised, the {ratio} rule allows requesting at most {_wan(most, lang)}."
