@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from checks.inputs import find_numbers, funding
+from checks.inputs import cn_numeral, find_numbers, funding
 from knowledge.cards import Card, Facet
 
 _YESNO_ZH = re.compile(r"(吗|(?<![什怎这那多要])么|嘛|不)[？?。！!\s]*$|能否|可否|是否|能不能|可不可以|是不是|要不要|需不需要|需要不需要|"
@@ -255,14 +255,9 @@ _UNITS_EN = re.compile(r"\b(\d{1,3})\s*(?:\+\s*)?(?:lead|leads|members?|compan(?
                        r"institut(?:e|es|ions?)|units?|partners?|organi[sz]ations?)\b", re.I)
 
 
-def _cn_int(s: str) -> int:
-    if s.isdigit():
-        return int(s)
-    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
-    if "十" in s:
-        tens, _, ones = s.partition("十")
-        return (digits.get(tens, 1) if tens else 1) * 10 + (digits.get(ones, 0) if ones else 0)
-    return digits.get(s, 0)
+def small_int(s: str) -> int:
+    """A count as typed: 12, 十二, 两 → its value; 0 when it is not one (the checklists' numeral parser)."""
+    return int(s) if s.isdigit() else int(cn_numeral(s) or 0)
 
 
 def members_lead(question: str, lang: str) -> str | None:
@@ -271,7 +266,7 @@ def members_lead(question: str, lang: str) -> str | None:
     found = [m.group(1) for m in (_UNITS_EN if lang == "en" else _UNITS_ZH).finditer(question)]
     if lang != "en" and len(found) < 2:
         found = [m.group(1) for m in _UNITS_EN.finditer(question)]
-    counts = [_cn_int(x) for x in found]
+    counts = [small_int(x) for x in found]
     if len(counts) < 2 or not all(0 < c <= 200 for c in counts):
         return None
     total, expr = sum(counts), "+".join(str(c) for c in counts)

@@ -45,6 +45,10 @@ class Clause:
     sep: str = "\n"  # what stands between title and text in the scheme ("。" for （三）鼓励民营企业参与。…)
     num: str | None = None  # the number as the document prints it (其他文件: "（二）", "第五条 "); None: from the id
 
+    def shown_label(self, lang: str) -> str:
+        """The label people read: 四、（四）, or for an English reader "Section 4(4) · 四、（四）"."""
+        return f"{self.label_en} · {self.label}" if lang == "en" else self.label
+
     @property
     def depth(self) -> int:
         return self.id.count(".") + (0 if self.id[0].isdigit() else 1)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from knowledge.compose import small_int
 from knowledge.corpus import CN_NUM, Corpus
 from knowledge.index import DenseHits, search_text, sentences
 from knowledge.text import Analyzer, Query, has_cjk
@@ -202,14 +203,6 @@ def _put_first(hits: list[Hit], cid: str) -> list[Hit]:
     same = next((h for h in hits if h.clause == cid), None)
     moved = same or Hit(cid, hits[0].score, hits[0].prob)
     return [moved, *(h for h in hits if h is not same)]
-
-
-def _cn_int(s: str) -> int:
-    """一 … 十九 (and 二十 …) as a number; 0 when it is not one."""
-    if "十" not in s:
-        return CN_NUM.index(s) + 1 if len(s) == 1 and s in CN_NUM[:9] else 0
-    tens, _, ones = s.partition("十")
-    return (CN_NUM.index(tens) + 1 if tens else 1) * 10 + (CN_NUM.index(ones) + 1 if ones else 0)
 
 
 def _common_run(a: str, b: str) -> int:
@@ -495,7 +488,7 @@ class Retriever:
             return self._nth_of_named_en(q, hits)
         m = _ORDINAL.search(q.text)
         if m is not None:
-            n = int(m.group(1)) if m.group(1).isdigit() else _cn_int(m.group(1))
+            n = small_int(m.group(1))
             found = self._named_whole(q.text[:m.start()], max(n, 1), m.group(2))
             return _put_first(hits, found[1][n - 1]) if found and n >= 1 else hits
         m = _COUNT_OF.search(q.text)  # 「协议模板一共有几条」: the whole it counts, first (its lead counts the parts)

@@ -158,7 +158,7 @@ def on_text(ctx: Ctx) -> Outcome | None:
     c = corpus.clauses[draft.clause]
     quote = corpus.full_text(draft.clause) or c.text or c.title
     answer = "\n".join(x for x in (esc(draft.answer_zh), esc(draft.answer_en)) if x)
-    label = f"{c.label_en} · {c.label}" if ctx.lang == "en" else c.label
+    label = c.shown_label(ctx.lang)
     text = ctx.t("gaps.preview", questions="\n".join(f"• {_short(q, 120)}" for q in v.examples), answer=answer,
                  clause=esc(label), quote=esc(quote[:600] + ("……" if len(quote) > 600 else "")))
     return Outcome([Reply(text, buttons=[[Button(ctx.t("gaps.btn_confirm"), f"gp:c:{gid}"),
@@ -184,7 +184,7 @@ def _confirm(ctx: Ctx, gid: int) -> Outcome:
     publish_faq(ctx.app)
     corpus = _corpus()
     c = corpus.clauses.get(data.clause)
-    label = (f"{c.label_en} · {c.label}" if ctx.lang == "en" else c.label) if c else data.clause
+    label = c.shown_label(ctx.lang) if c else data.clause
     msg = ctx.t("gaps.published", n=len(data.questions), clause=esc(label))
     return Outcome([Reply(msg, edit=True)], toast=msg[:190])
 

@@ -248,8 +248,7 @@ def on_button(ctx: Ctx) -> Outcome:
         # the message keeps its text; its buttons now show the choice (one vote per user, changeable)
         svc = _service(ctx)
         buttons = [_feedback_row(ctx, int(m.group(2)), vote)]
-        buttons += [[Button(ctx.t("qa.btn_full", label=f"{c.label_en} · {c.label}" if ctx.lang == "en" else c.label),
-                            f"qa:full:{cid}")]
+        buttons += [[Button(ctx.t("qa.btn_full", label=c.shown_label(ctx.lang)), f"qa:full:{cid}")]
                     for cid in clauses[:1] if (c := svc.clause(cid)) is not None]
         return Outcome([Reply("", buttons=buttons, edit=True)], toast=ctx.t("qa.thanks_feedback"))
     m = _PICK.match(data)
