@@ -89,6 +89,12 @@ class Corpus:
             parent = self.clauses[parent].parent
         return out
 
+    def counted_parts(self, cid: str, counter: str) -> list[str]:
+        """The parts of ``cid`` a count or an ordinal with ``counter`` (条, 栏, 部分 …) goes over: those whose labels
+        carry the counter when some do (申请表 第三栏: the form's sections, not its notes), else all of them."""
+        kids = self.clauses[cid].children
+        return [k for k in kids if counter in self.clauses[k].label] or list(kids)
+
     def is_under(self, cid: str, ancestor: str) -> bool:
         """True when ``cid`` is ``ancestor`` or lies under it."""
         return cid == ancestor or ancestor in self.ancestors(cid)

@@ -514,7 +514,7 @@ class Retriever:
                 continue
             labels = {k: self.corpus.clauses[k].label for k in c.children}
             common = 99 if cid in named[-1:] else _common_run(x, f"{c.title} {c.label}")
-            counted = [k for k in c.children if unit in labels[k]] or list(c.children)
+            counted = self.corpus.counted_parts(cid, unit)
             run = _shared_run(x, list(labels.values()), n)
             whole_named = True
             if len(run) > common:

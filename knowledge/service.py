@@ -546,6 +546,7 @@ class QAService:
         text = clean_question(raw)[0]
         yes_no = is_yes_no(text)
         tops = self._computation_first(tops, ret, text)
+        weights = self.retriever.term_weights(ret.query)
         leads: list[str] = []
         cites: list[Citation] = []
         for h in tops:
@@ -557,10 +558,10 @@ class QAService:
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
                 lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \
-                    self._own_lead(h.clause, self.retriever.term_weights(ret.query), lang)
+                    self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
             leads.append(lead)
-            cites.append(self._citation(h.clause, self.retriever.term_weights(ret.query), facet))
+            cites.append(self._citation(h.clause, weights, facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))
         shown = {c.clause for c in cites}
         related = [(h.clause, self._label(h.clause, lang)) for h in ret.hits if h.clause not in shown][:3]
@@ -609,9 +610,7 @@ class QAService:
         """How many parts a clause has, with what each is about, when the question counts them and the lead
         does not say it (see ``compose.count_lead``)."""
         counter = asks_count(text)
-        kids = self.corpus.clauses[cid].children if counter else []
-        # parts whose labels carry the counter (申请表 第三栏) are counted among themselves (几栏: not the notes)
-        kids = [k for k in kids if counter in self.corpus.clauses[k].label] or kids
+        kids = self.corpus.counted_parts(cid, counter) if counter else []
         if len(kids) < 2:
             return None
         return count_lead(counter, lead, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
