@@ -305,6 +305,21 @@ def count_lead(counter: str, lead: str, heading: str, parts: list[str], lang: st
     return f"{heading}共{num}{unit}：" + "；".join(parts) + "。"
 
 
+def beyond_lead(n: int, unit: str, heading: str, parts: list[str], lang: str) -> str | None:
+    """The n-th part of a whole that has fewer (协议第九条 of eight): 「协议模板共八条，没有第九条：…」 / "There is no
+    article 9: the agreement has 8 articles: …". None when a part is unnamed."""
+    if not parts or not all(p.strip() for p in parts) or n <= len(parts):
+        return None
+    k = len(parts)
+    if lang == "en":
+        word = unit if unit and unit != "n" else "part"
+        return (f"There is no {word} {n}: {heading or 'it'} has {k} {word}{'s' if k > 1 else ''}: "
+                + "; ".join(parts) + ".")
+    num = _CN_DIGITS[k] if k <= 10 else str(k)
+    place = _CN_DIGITS[n] if n <= 10 else (f"十{_CN_DIGITS[n - 10]}" if n < 20 else str(n))
+    return f"{heading}共{num}{unit}，没有第{place}{unit}：" + "；".join(parts) + "。"
+
+
 def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 

@@ -54,6 +54,7 @@ _ORDINAL_EN = re.compile(rf"\b(?:(?P<unit>section|article|part|step|item|box|fie
                          rf"(?:the\s+)?(?P<word>{'|'.join(_EN_ORDS)})\s+(?P<unit2>section|article|part|step|item|box|"
                          rf"field|note|clause|point|condition|principle|task|measure|requirement))\s+(?:of|in|for)\s+(?:the\s+|our\s+|a\s+)?(?P<whole>[a-z][a-z \-]{{2,50}})",
                          re.I)
+_STEPPED = {"procedure", "process", "step"}  # heading words of a whole made of steps
 _EN_GENERIC = {"consortium", "consortia", "innovation", "yunnan", "province", "provincial", "scheme"}
 # the word an English label uses for a counted part ("Attachment 1, form part 3", "filling note 2")
 _EN_UNIT = {"box": "part", "field": "part", "section": "part", "part": "part", "note": "note", "article": "article",
@@ -105,6 +106,8 @@ class Retrieval:
     features: dict[str, float] = field(default_factory=dict)  # question-level, for the gate
     unknown: list[str] = field(default_factory=list)  # question words no document uses
     fast: bool = False  # ranked by the lexical fusion alone (no query embedding): decisive, answered
+    # 「协议第九条」 of an agreement with eight: (the whole, the place asked, its counter); the whole is ranked first
+    beyond: tuple[str, int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -465,8 +468,11 @@ class Retriever:
         named = _REF_SECTION_EN.search(q.text) if q.english and not q.about_attachments else None
         if named and refs and hits and not any(self.corpus.is_under(hits[0].clause, r) for r in refs):
             hits = _put_first(hits, refs[0])  # "section 4 of the scheme": the section it names, first
+        beyond = self._beyond_named(q) if hits else None
+        if beyond is not None:
+            hits = _put_first(hits, beyond[0])
         return Retrieval(q, self._next_of_named(q, self._nth_of_named(q, hits)), feats, unknown,
-                         fast=lex_model is not None)
+                         fast=lex_model is not None, beyond=beyond)
 
     def decisive(self, ret: Retrieval) -> bool:
         """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
@@ -494,6 +500,27 @@ class Retriever:
         m = _COUNT_OF.search(q.text)  # 「协议模板一共有几条」: the whole it counts, first (its lead counts the parts)
         found = self._named_whole(q.text[:m.start()], 2, m.group(1)) if m is not None else None
         return _put_first(hits, found[0]) if found and found[2] else hits
+
+    def _beyond_named(self, q: Query) -> tuple[str, int, str] | None:
+        """A part asked by a place its named whole does not have (协议第九条 of eight articles, "step 8 of the
+        formation procedure" of six): (the whole, the place, its counter) — the answer says there is no such part
+        and what there is. None when the place exists, or no whole is named."""
+        if q.english:
+            m = _ORDINAL_EN.search(q.text)
+            if m is None:
+                return None
+            n = int(m.group("num")) if m.group("num") else _EN_ORDS.index(m.group("word").lower()) + 1
+            unit = (m.group("unit") or m.group("unit2")).lower()
+            found = self._whole_en(m.group("whole"), unit)
+            return (found[0], n, unit) if found and len(found[1]) < n else None
+        m = _ORDINAL.search(q.text)
+        if m is None:
+            return None
+        n, unit, before = small_int(m.group(1)), m.group(2), q.text[:m.start()]
+        if n < 2 or self._named_whole(before, n, unit) is not None:
+            return None
+        whole = self._named_whole(before, 1, unit)
+        return (whole[0], n, unit) if whole is not None and whole[2] and len(whole[1]) < n else None
 
     def _named_whole(self, before: str, n: int, unit: str) -> tuple[str, list[str], bool] | None:
         """The clause (with at least ``n`` parts) that the words just before an ordinal or a count name: its heading
@@ -532,18 +559,28 @@ class Retriever:
         if m is None:
             return hits
         n = int(m.group("num")) if m.group("num") else _EN_ORDS.index(m.group("word").lower()) + 1
-        unit = _EN_UNIT[(m.group("unit") or m.group("unit2")).lower()]
-        words = set(en_words(m.group("whole"), self.analyzer.stopwords)) - _EN_GENERIC
-        best: list[str] = []
+        found = self._whole_en(m.group("whole"), (m.group("unit") or m.group("unit2")).lower())
+        return _put_first(hits, found[1][n - 1]) if found and 1 <= n <= len(found[1]) else hits
+
+    def _whole_en(self, named: str, unit: str) -> tuple[str, list[str]] | None:
+        """The clause made of parts whose heading shares most words with ``named`` (the words after
+        "of"); a procedure's parts are its steps ("the first step in forming a consortium": the formation
+        procedure, not the application form). Its id and its parts as counted (those whose English labels carry
+        the unit's word when some do)."""
+        label_unit = _EN_UNIT[unit]
+        words = set(en_words(named, self.analyzer.stopwords)) - _EN_GENERIC
+        best: tuple[str, list[str]] | None = None
         best_n = 0
         for cid, c in self.corpus.clauses.items():
-            if len(c.children) < n:
+            if len(c.children) < 2:
                 continue
-            shared = len(words & self.head_en.get(cid, set()))
-            counted = [k for k in c.children if unit and unit in self.corpus.clauses[k].label_en.lower()] or c.children
-            if shared > best_n and len(counted) >= n:
-                best, best_n = list(counted), shared
-        return _put_first(hits, best[n - 1]) if best else hits
+            head = self.head_en.get(cid, set())
+            shared = len(words & head) + (2 if unit == "step" and head & _STEPPED else 0)
+            counted = [k for k in c.children
+                       if label_unit and label_unit in self.corpus.clauses[k].label_en.lower()] or c.children
+            if shared > best_n:
+                best, best_n = (cid, list(counted)), shared
+        return best
 
     def _next_of_named(self, q: Query, hits: list[Hit]) -> list[Hit]:
         """A question about the part after the one it names (「重点任务写完了，下一部分写啥」) is answered by the next

@@ -30,6 +30,7 @@ from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
     asks_count,
+    beyond_lead,
     card_lead,
     count_lead,
     deadline_lead,
@@ -556,6 +557,8 @@ class QAService:
             facet = (pick_facet(card, {}, text) if topic and card else None) or \
                 (pick_facet(card, h.facet_sims, text) if card else None)
             lead = self._computed_lead(h.clause, card, text, lang, today)
+            if lead is None and ret.beyond is not None and ret.beyond[0] == h.clause:
+                lead = self._beyond_lead(ret.beyond, lang)
             if lead is None:
                 lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \
                     self._own_lead(h.clause, weights, lang)
@@ -614,6 +617,13 @@ class QAService:
         if len(kids) < 2:
             return None
         return count_lead(counter, lead, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
+
+    def _beyond_lead(self, beyond: tuple[str, int, str], lang: str) -> str | None:
+        """「协议第九条」 of eight: there is no such part, and the parts there are (see ``compose.beyond_lead``)."""
+        cid, n, unit = beyond
+        counter = unit if lang != "en" else ""
+        kids = self.corpus.counted_parts(cid, counter) if counter else list(self.corpus.clauses[cid].children)
+        return beyond_lead(n, unit, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
 
     def _part_name(self, cid: str, lang: str) -> str:
         """A clause's heading, else the first phrase of its gist (四、（五） has no heading of its own)."""

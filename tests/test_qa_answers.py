@@ -133,6 +133,28 @@ def test_a_part_named_by_its_place_in_a_named_whole(q: str, part: str) -> None:
 
 
 @pytest.mark.parametrize(("q", "whole", "has"), [
+    ("协议第九条写的是什么", "A2", "共八条，没有第九条："),
+    ("协议模板第十二条是啥", "A2", "没有第十二条"),
+    ("建设方案第八部分写什么", "A3", "共七部分，没有第八部分："),
+    ("组建程序第七步是什么", "5", "共六步，没有第七步："),
+    ("牵头单位的第六个条件是什么", "4.1", "共四条，没有第六条："),
+    ("What does article 9 of the agreement say?", "A2", "There is no article 9:"),
+    ("What is the seventh step of the formation procedure?", "5", "There is no step 7:"),
+])
+def test_a_place_the_named_whole_does_not_have(q: str, whole: str, has: str) -> None:
+    """协议第九条 of eight articles: the whole first, its lead says there is no such part and lists those there are
+    (not the first article, as before)."""
+    ans = service().answer(q, today=TODAY)
+    assert ans.ranked[0] == whole and has in ans.lead, (ans.ranked, ans.lead)
+    assert "第一条列明" not in ans.lead
+
+
+def test_the_first_step_in_english_is_the_procedure_s_step() -> None:
+    ans = service().answer("What is the first step in forming a consortium?", today=TODAY)
+    assert ans.ranked[0] == "5.1", ans.ranked  # not the application form's first note ("form")
+
+
+@pytest.mark.parametrize(("q", "whole", "has"), [
     ("协议模板有几条", "A2", "共八条"),
     ("联合体的主要任务有几项", "6", "共五项"),
     ("申请表一共有几栏", "A1", "七栏"),
