@@ -185,11 +185,12 @@ async def check_bot(settings: Settings) -> str:
 def make_bot(settings: Settings, read_timeout: float = 15.0) -> Any:
     """A bare python-telegram-bot ``Bot`` for pushing (no polling), honouring TELEGRAM_API_BASE_URL."""
     from telegram import Bot
-    from telegram.request import HTTPXRequest
+
+    from bot.http_transport import AiohttpRequest
 
     assert settings.token
     return Bot(
         settings.token, base_url=settings.bot_api_base(), base_file_url=settings.bot_file_base(),
-        request=HTTPXRequest(connection_pool_size=16, connect_timeout=5, read_timeout=read_timeout,
-                             write_timeout=read_timeout),
+        request=AiohttpRequest(connection_pool_size=16, connect_timeout=5, read_timeout=read_timeout,
+                               write_timeout=read_timeout),
     )

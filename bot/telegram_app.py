@@ -17,10 +17,10 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.app import App
 from bot.core import Document, Incoming, Outcome, Reply, split_text
+from bot.http_transport import AiohttpRequest
 from bot.i18n import t
 from bot.logging_setup import RateLimitedLog, add_secret, failure_key
 from bot.notify import TelegramNotifier, reply_markup
@@ -241,7 +241,7 @@ def sanitize_webhook_body(body: bytes) -> bytes | None:
     return None if clean is None else json.dumps(clean).encode()
 
 
-class SkippingUpdatesRequest(HTTPXRequest):
+class SkippingUpdatesRequest(AiohttpRequest):
     """The connection polling uses: unparsable updates are skipped (see :func:`sanitize_updates`)."""
 
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
@@ -310,7 +310,7 @@ def build_application(app: App) -> Application:
         .base_file_url(settings.bot_file_base())
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
-        .connection_pool_size(32)
+        .request(AiohttpRequest(connection_pool_size=32))
         .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
