@@ -65,6 +65,19 @@ class Lexicon:
     oos_patterns_en: list[re.Pattern[str]] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     partial: list[tuple[str, re.Pattern[str], list[str]]] = field(default_factory=list)
+    place_targets: list[str] = field(default_factory=list)  # the rule places outside Yunnan are read against
+
+    def places_for_members(self, text: str, pairs: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+        """The registration rule binds the lead unit (四、（一）1): a question about taking part as a member
+        (成员单位 named, by its words or the lexicon's, and 牵头单位 not: 「外省企业可以加入联合体吗」, "can a company from
+        outside Yunnan be a member") keeps its place words but not their mapping to that rule."""
+        if not self.place_targets or len(self.roles) < 2 or not any(ts == self.place_targets for _, ts in pairs):
+            return pairs
+        lead, member = (r[:2] for r in self.roles[:2])
+        said = text + " " + " ".join(t for _, ts in pairs if ts != self.place_targets for t in ts)
+        if member in said and lead not in said:
+            return [(h, ts) for h, ts in pairs if ts != self.place_targets]
+        return pairs
 
     def partial_topics(self, text: str) -> tuple[str, list[str]] | None:
         """A topic the scheme covers only in part (funding amounts → the support measures): (key, clause ids)."""
@@ -96,6 +109,7 @@ class Lexicon:
             roles=[str(x) for x in d.get("roles", [])],
             partial=[(str(p["key"]), re.compile(str(p["pattern"])), [str(x) for x in p["see"]])
                      for p in d.get("partial_topics", [])],
+            place_targets=to,
         )
 
     def targets(self) -> set[str]:
@@ -231,7 +245,7 @@ class Analyzer:
         return out
 
     def analyze(self, text: str) -> Query:
-        pairs = self.lexicon.matches(text)
+        pairs = self.lexicon.places_for_members(text, self.lexicon.matches(text))
         hits, targets = [h for h, _ in pairs], [t for _, ts in pairs for t in ts]
         expansions: list[str] = []
         for target in targets:

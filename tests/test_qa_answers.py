@@ -533,3 +533,26 @@ def test_citation_validation_helpers() -> None:
     assert cited_ids("见【4.4】和[8.3]，以及【4.4】") == ["4.4", "8.3"]
     assert validate("见【4.4】", {"4.4"}) is None
     assert validate("见【4.5】", {"4.4"}) and validate("无引用", {"4.4"})
+
+
+# -- places outside Yunnan: the registration rule binds the lead unit -------------------------------------
+def test_place_words_map_to_the_registration_rule_only_for_leading() -> None:
+    from knowledge.text import default_analyzer
+
+    lex = default_analyzer().lexicon
+    rule = lex.place_targets
+    lead = lex.places_for_members("上海的公司能牵头吗", lex.matches("上海的公司能牵头吗"))
+    assert any(ts == rule for _, ts in lead)  # leading: the rule applies
+    member = lex.places_for_members("四川的企业能当成员单位吗", lex.matches("四川的企业能当成员单位吗"))
+    assert member and not any(ts == rule for _, ts in member)  # joining as a member: it does not
+    both = lex.places_for_members("外省企业当成员还是牵头", lex.matches("外省企业当成员还是牵头"))
+    assert any(ts == rule for _, ts in both)
+
+
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    ("Can a company from outside Yunnan be a member?", "4.2", "Yes"),
+    ("上海的公司能牵头吗", "4.1.1", "不可以"),
+])
+def test_a_member_from_elsewhere_is_not_answered_with_the_lead_unit_s_rule(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "answer" and ans.ranked[0] == clause and ans.lead.startswith(has), (ans.ranked, ans.lead)
