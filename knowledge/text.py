@@ -92,11 +92,20 @@ class Lexicon:
         d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         oos = d.get("out_of_scope", {})
         pats = d.get("out_of_scope_patterns", {})
-        places = d.get("other_places", {})
+        places, abroad = d.get("other_places", {}), d.get("other_countries", {})
         to = [str(x) for x in places.get("targets", [])]
-        zh = {str(p): to for p in places.get("zh", [])} | {str(k): [str(x) for x in v] for k, v in d["zh"].items()}
-        en = {str(p).lower(): to for p in places.get("en", [])}
+        to_abroad = [str(x) for x in abroad.get("targets", [])]
+        zh = {str(p): to_abroad for p in abroad.get("zh", [])} | {str(p): to for p in places.get("zh", [])}
+        zh |= {str(k): [str(x) for x in v] for k, v in d["zh"].items()}
+        en = {str(p).lower(): to_abroad for p in abroad.get("en", [])} | {str(p).lower(): to for p in places.get("en", [])}
         en |= {str(k).lower(): [str(x) for x in v] for k, v in d["en"].items()}
+        # another country's own policy is not this scheme's (an entity *from* there, under this scheme, is)
+        country_policy_zh = [re.compile("(" + "|".join(map(re.escape, map(str, abroad["zh"]))) + ")(的|那边|当地|国家)?"
+                                        "(创新联合体|联合体|科技|创新|产业)?(政策|办法|法律|法规|规定|做法|计划|项目)")] \
+            if abroad.get("zh") else []
+        country_policy_en = [re.compile(r"\b(" + "|".join(map(re.escape, (str(x).lower() for x in abroad["en"]))) +
+                                        r")('s)?\b.{0,30}\b(polic(y|ies)|laws?|rules|regulations?|programmes?|programs?|"
+                                        r"grants?)\b")] if abroad.get("en") else []
         return cls(
             zh=zh,
             en=en,
@@ -104,8 +113,8 @@ class Lexicon:
             oos_zh=[str(x) for x in oos.get("zh", [])],
             oos_en=[str(x).lower() for x in oos.get("en", [])],
             attachment_cues=[str(x).lower() for x in d.get("attachment_cues", [])],
-            oos_patterns_zh=[re.compile(str(x)) for x in pats.get("zh", [])],
-            oos_patterns_en=[re.compile(str(x)) for x in pats.get("en", [])],
+            oos_patterns_zh=[re.compile(str(x)) for x in pats.get("zh", [])] + country_policy_zh,
+            oos_patterns_en=[re.compile(str(x)) for x in pats.get("en", [])] + country_policy_en,
             roles=[str(x) for x in d.get("roles", [])],
             partial=[(str(p["key"]), re.compile(str(p["pattern"])), [str(x) for x in p["see"]])
                      for p in d.get("partial_topics", [])],

@@ -556,3 +556,24 @@ def test_place_words_map_to_the_registration_rule_only_for_leading() -> None:
 def test_a_member_from_elsewhere_is_not_answered_with_the_lead_unit_s_rule(q: str, clause: str, has: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.kind == "answer" and ans.ranked[0] == clause and ans.lead.startswith(has), (ans.ranked, ans.lead)
+
+
+# -- partners abroad: a named country is "foreign" (外国), its own policy is not this scheme's -----------------
+@pytest.mark.parametrize(("q", "clause"), [
+    ("日本的企业能参加联合体吗", "6.4"),  # international exchange and cooperation
+    ("Can we cooperate with a lab in Thailand?", "5.3"),  # foreign expert teams and institutes are welcome
+])
+def test_a_named_country_is_read_as_abroad(q: str, clause: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "answer" and ans.ranked[0] == clause, ans.ranked
+
+
+@pytest.mark.parametrize("q", ["美国的科技政策是怎么样的", "What are Germany's innovation policies?"])
+def test_another_country_s_own_policy_is_refused(q: str) -> None:
+    assert service().answer(q, today=TODAY).kind == "refused"
+
+
+def test_a_partner_from_abroad_asking_about_the_scheme_is_not_refused() -> None:
+    ans = service().answer("We're a Thai university. Does the scheme say anything about international exchange?",
+                           today=TODAY)
+    assert ans.kind != "refused", ans.ranked
