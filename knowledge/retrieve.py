@@ -506,13 +506,11 @@ class Retriever:
         formation procedure" of six): (the whole, the place, its counter) — the answer says there is no such part
         and what there is. None when the place exists, or no whole is named."""
         if q.english:
-            m = _ORDINAL_EN.search(q.text)
-            if m is None:
+            place = self._place_en(q.text)
+            if place is None:
                 return None
-            n = int(m.group("num")) if m.group("num") else _EN_ORDS.index(m.group("word").lower()) + 1
-            unit = (m.group("unit") or m.group("unit2")).lower()
-            found = self._whole_en(m.group("whole"), unit)
-            return (found[0], n, unit) if found and len(found[1]) < n else None
+            n, unit, found = place
+            return (found[0], n, unit) if len(found[1]) < n else None
         m = _ORDINAL.search(q.text)
         if m is None:
             return None
@@ -555,12 +553,22 @@ class Retriever:
     def _nth_of_named_en(self, q: Query, hits: list[Hit]) -> list[Hit]:
         """The English form: "section 2 of the construction plan", "the first step of the formation procedure":
         the whole is the clause with that many parts sharing most heading words with the words after "of"."""
-        m = _ORDINAL_EN.search(q.text)
-        if m is None:
+        place = self._place_en(q.text)
+        if place is None:
             return hits
+        n, _, (_, parts) = place
+        return _put_first(hits, parts[n - 1]) if 1 <= n <= len(parts) else hits
+
+    def _place_en(self, text: str) -> tuple[int, str, tuple[str, list[str]]] | None:
+        """An English place in a named whole ("article 9 of the agreement", "the first step in forming …"): the
+        place, its unit word and the whole (its id and its parts as counted); None when none is asked or named."""
+        m = _ORDINAL_EN.search(text)
+        if m is None:
+            return None
         n = int(m.group("num")) if m.group("num") else _EN_ORDS.index(m.group("word").lower()) + 1
-        found = self._whole_en(m.group("whole"), (m.group("unit") or m.group("unit2")).lower())
-        return _put_first(hits, found[1][n - 1]) if found and 1 <= n <= len(found[1]) else hits
+        unit = (m.group("unit") or m.group("unit2")).lower()
+        found = self._whole_en(m.group("whole"), unit)
+        return (n, unit, found) if found else None
 
     def _whole_en(self, named: str, unit: str) -> tuple[str, list[str]] | None:
         """The clause made of parts whose heading shares most words with ``named`` (the words after
