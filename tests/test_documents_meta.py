@@ -84,23 +84,23 @@ def test_day_precision_status_and_supersession() -> None:
 
 def test_notices() -> None:
     today = date(2026, 12, 1)
-    assert notice(SCHEME, "lapsed", "zh") == "提示：该方案2022年印发、有效期3年，可能已到期，请以省科技厅最新文件为准"
+    assert notice(SCHEME, "lapsed", "zh") == "提示：该方案2022年印发、有效期3年，可能已到期，请以省科技厅最新文件为准。"
     en = notice(SCHEME, "lapsed", "en")
     assert "2022" in en and "3 year" in en and "may have expired" in en and "省科技厅" in en
     assert notice(SCHEME, "in_force", "zh") == ""
     assert notice_on(SCHEME, date(2024, 1, 1), [SCHEME]) == ""
 
     n = meta(issued=date(2025, 3, 1), valid_until=date(2026, 2, 28), validity_years=1)
-    assert notice_on(n, today, [n]) == "提示：该通知2025年3月1日印发、有效期1年，已于2026年2月28日到期，请以省科技厅最新文件为准"
+    assert notice_on(n, today, [n]) == "提示：该通知2025年3月1日印发、有效期1年，已于2026年2月28日到期，请以省科技厅最新文件为准。"
     n2 = meta(issued=date(2025, 3, 1), valid_until=date(2026, 6, 30))
-    assert notice_on(n2, today, [n2]) == "提示：该通知有效期至2026年6月30日，已到期，请以省科技厅最新文件为准"
+    assert notice_on(n2, today, [n2]) == "提示：该通知有效期至2026年6月30日，已到期，请以省科技厅最新文件为准。"
 
     revised = meta("revised-2026", title="云南省创新联合体建设管理办法", issued=date(2026, 6, 1), supersedes="scheme")
     text = notice_on(SCHEME, today, [SCHEME, revised])
     assert text.startswith("提示：该方案已被《云南省创新联合体建设管理办法》（2026年6月1日印发）取代")
     assert "replaced by 《云南省创新联合体建设管理办法》" in notice_on(SCHEME, today, [SCHEME, revised], "en")
     future = meta(issued=date(2027, 2, 20))
-    assert notice_on(future, today, [future]) == "提示：该通知自2027年2月20日起施行，目前尚未施行"
+    assert notice_on(future, today, [future]) == "提示：该通知自2027年2月20日起施行，目前尚未施行。"
 
 
 @pytest.mark.parametrize(("title", "kind"), [
