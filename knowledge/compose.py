@@ -35,6 +35,24 @@ _WHEN = re.compile(r"什么时候|啥时候|啥时|几时|何时|哪天|哪一�
                    r"how long", re.I)
 
 
+# a quantity asked for (not a count of named parts: 几条 / how many steps are counts, see ``asks_count``)
+_ASKS_QUANTITY = re.compile(r"多少(?!部分|条|项|步|栏)|几个?(?:工作日|天|个月|年)(?!度)|比例|占比|百分之几|百分比|上限|下限|金额|额度|"
+                            r"\bhow much\b|\bhow many\b(?! (?:parts|steps|sections|articles|conditions|principles|tasks|"
+                            r"items|attachments|notes|boxes|fields)\b)|\bwhat (?:percentage|proportion|share)\b|\bhow long\b",
+                            re.I)
+_NUMBER = re.compile(r"[0-9０-９]|[一二两三四五六七八九十百千万]+\s*[个家年条项次月天万名位倍%]|每年|年度")
+
+
+def asks_quantity(text: str) -> bool:
+    """The question asks for a quantity (多少 / 比例 / 上限 / 几个工作日 / how much / what percentage)."""
+    return bool(_ASKS_QUANTITY.search(text))
+
+
+def states_number(text: str) -> bool:
+    """The text says a number (3—5年, 2:1, 1—2家, 12月31日, 每年)."""
+    return bool(_NUMBER.search(text))
+
+
 def is_yes_no(text: str) -> bool:
     t = text.strip()
     return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t))

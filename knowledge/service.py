@@ -30,6 +30,7 @@ from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
     asks_count,
+    asks_quantity,
     beyond_lead,
     card_lead,
     count_lead,
@@ -39,6 +40,7 @@ from knowledge.compose import (
     members_lead,
     pick_facet,
     split_parts,
+    states_number,
 )
 from knowledge.corpus import Clause, Corpus, clause_key, combine, heading_line, load
 from knowledge.documents import (
@@ -55,6 +57,9 @@ from knowledge.retrieve import Hit, Retrieval, Retriever, as_array
 from knowledge.text import Analyzer, Query, default_analyzer, detect_lang, has_cjk
 
 log = logging.getLogger(__name__)
+# a question word beside a quantity asked: the question asks something else too
+_OTHER_ASK = re.compile(r"哪些|什么|怎么|如何|吗|是否|能不能|可不可以|还是|[？?].+[？?]|"
+                        r"\b(?:and|also|plus)\s+(?:what|which|who|where|when|how|can|could|is|are|do|does|should)\b", re.I)
 
 REPLIES_FILE = Path(__file__).parent / "data" / "replies.yaml"
 OOS_ANCHORS_FILE = Path(__file__).parent / "data" / "oos_anchors.yaml"
@@ -525,6 +530,8 @@ class QAService:
         ret.hits = self._newer_first(ret.hits, today)
         if kind == "refused":
             return self._refusal(raw, lang, ret, prev_ctx, feats)
+        if not parts and not topic and ret.hits and self._number_not_given(clean_question(raw)[0], ret.hits):
+            return self._no_number(raw, lang, ret, prev_ctx, feats)
         if kind == "clarify":
             opts = [Option(h.clause, self._label(h.clause, lang), self._gist(h.clause, lang)) for h in ret.hits[:3]]
             return Answer(raw, lang, "clarify", lead=_r("clarify", lang), ranked=ranked, context=prev_ctx,
@@ -687,6 +694,34 @@ class QAService:
                           options=[Option(c, self._label(c, lang), self._gist(c, lang)) for c in ids[:2]])
         return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=[h.clause for h in ret.hits],
                       context=ctx, features=feats)
+
+    def _number_not_given(self, text: str, hits: Sequence[Hit]) -> bool:
+        """A quantity is asked (多少 / 比例 / 几个工作日 / how much …) with no number in the question to compute from
+        (申请150万 / 5家企业 lead to a computed answer), nothing else is asked beside it (「存续几年 绩效评价看哪些方面」:
+        the other part may be answered), and the best clause does not say one."""
+        return asks_quantity(text) and not states_number(text) and not _OTHER_ASK.search(text) \
+            and not self._states_a_number(hits[0].clause)
+
+    def _states_a_number(self, cid: str) -> bool:
+        """The clause (with its parts, its card's facts and gist) says a number, or is made of parts a count could
+        go over: what a quantity question can be answered from."""
+        c, card = self.corpus.clauses[cid], self.cards.get(cid)
+        if len(c.children) >= 2:
+            return True
+        own = [c, *(self.corpus.clauses[k] for k in self.corpus.descendants(cid))]  # words, not their numbering
+        said = " ".join(f"{x.title} {x.text}" for x in own) + (
+            " ".join(map(str, card.facts.values())) + card.gist.zh if card else "")
+        return states_number(said)
+
+    def _no_number(self, raw: str, lang: str, ret: Retrieval, ctx: dict[str, Any] | None,
+                   feats: dict[str, Any]) -> Answer:
+        """A quantity asked (多少 / 比例 / 几个工作日 / how much …) that the best clause does not state: the scheme does
+        not give it; the clauses nearest to it as buttons (the partial refusal's shape, not 「方案没有涉及」)."""
+        ids = [h.clause for h in ret.hits[:2]]
+        feats = {**feats, "no_number": True}
+        return Answer(raw, lang, "refused", lead=_r("partial_number", lang), ranked=[h.clause for h in ret.hits],
+                      context=ctx, features=feats, related=[(c, self._label(c, lang)) for c in ids],
+                      options=[Option(c, self._label(c, lang), self._gist(c, lang)) for c in ids])
 
     def _other_actor(self, q: Query, top: str, cid: str) -> bool:
         """The question asks about the actor the best clause's headings name (the lead unit), and

@@ -577,3 +577,30 @@ def test_a_partner_from_abroad_asking_about_the_scheme_is_not_refused() -> None:
     ans = service().answer("We're a Thai university. Does the scheme say anything about international exchange?",
                            today=TODAY)
     assert ans.kind != "refused", ans.ranked
+
+
+# -- a quantity the scheme does not give -------------------------------------------------------------------
+@pytest.mark.parametrize(("q", "near"), [
+    ("成员单位最少要多少家", "4.2"),
+    ("推荐单位审核推荐一般要几个工作日", "5.5"),
+    ("How much money comes with rolling support after a good evaluation?", "8.1"),
+])
+def test_a_quantity_the_scheme_does_not_state_is_said_to_be_missing(q: str, near: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "refused" and ans.refused, (ans.kind, ans.ranked)
+    assert ans.lead.startswith(("方案没有规定这个数字", "The scheme does not give this number")), ans.lead
+    assert any(service().corpus.is_under(c, near) for c, _ in ans.related), ans.related  # the nearest clauses
+
+
+@pytest.mark.parametrize("q", [
+    "自筹比例是多少",  # 2:1
+    "联合体存续几年",  # 3—5年
+    "牵头单位最多几家",  # 1—2家
+    "申请150万自筹要多少",  # computed from the question's own number
+    "我们有5家企业2所高校，成员总数填多少",
+    "联合体一般存续几年 绩效评价都看哪些方面",  # something else asked too
+    "How many steps does the formation procedure have?",  # a count of parts
+])
+def test_a_quantity_the_scheme_states_or_can_compute_is_answered(q: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "answer", (ans.kind, ans.ranked, ans.lead)
