@@ -70,13 +70,14 @@ def _grams(text: str) -> set[str]:
     return words | {cjk[i:i + 2] for i in range(len(cjk) - 1)}
 
 
-FACET_TIE = 0.02  # cosines this close are a tie, broken by shared words
+FACET_TIE = 0.01  # cosines this close are a tie, broken by shared words
 
 
 def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | None:
     """The facet the question asks about: the one whose question Chroma found nearest (a near tie goes to
-    the one sharing more words with the question), else the one sharing the most words, else (one facet)
-    that one."""
+    the one sharing more words with the question: with its questions, and with its answer, since a question
+    naming what the answer states asks about it: 「在国内得有影响力吧」 → 「…在国内具备一定的行业影响力」), else
+    the one sharing the most words with its questions, else (one facet) that one."""
     if not card.facets:
         return None
     if len(card.facets) == 1:
@@ -86,11 +87,15 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     def overlap(i: int) -> float:
         return max((len(g & _grams(q)) / (len(_grams(q)) or 1) for q in card.facets[i].q), default=0.0)
 
+    def states(i: int) -> float:  # the share of the question's words the facet's answer says
+        f = card.facets[i]
+        return len(g & _grams(f"{f.zh} {f.en}")) / (len(g) or 1)
+
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
     if valid:
         best = max(valid.values())
         near = [i for i, v in valid.items() if v >= best - FACET_TIE]
-        return card.facets[max(near, key=lambda i: (overlap(i), valid[i]))]
+        return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]
     scored = [(overlap(i), -i) for i in range(len(card.facets))]
     top, neg = max(scored)
     return card.facets[-neg] if top > 0 else None

@@ -168,6 +168,29 @@ def test_a_follow_up_gets_a_new_lead_from_its_own_words() -> None:
     assert "继续运行" in again.lead, again.lead
 
 
+def test_a_near_tie_between_facets_goes_to_the_one_whose_answer_says_the_asked_words() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import pick_facet
+
+    card = default_cards()["4.1.1"]
+    q = "牵头企业在国内得有影响力吧 光在省内有名够不够"
+    tied = dict.fromkeys(range(len(card.facets)), 0.92)
+    assert "行业影响力" in pick_facet(card, tied, q).zh  # type: ignore[union-attr]
+    # a clear dense winner stays the winner, whatever words the others share
+    clear = {**tied, 0: 0.95}
+    assert pick_facet(card, clear, q) is card.facets[0]
+
+
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    ("承担攻关的主要成员单位要换人，得报省科技厅吗", "8.2", "核准"),
+    ("牵头企业要在全国有影响力吗", "4.1.1", "行业影响力"),
+])
+def test_the_facet_asked_about_answers(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
