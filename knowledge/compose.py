@@ -116,15 +116,18 @@ def _fragment_of(part: str, whole: str) -> bool:
     return len(whole) > len(part) and bool(g) and len(g & _grams(whole)) >= FRAGMENT * len(g)
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "") -> str:
+def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
     see ``asks_count``) gets the gist when the gist says the number and the facet's answer does not
-    (「方案有三个附件：…」)."""
+    (「方案有三个附件：…」); a question asking where (``place``, see ``asks_place``) gets the gist when the gist
+    names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
     if count and facet is not None and _states_count(gist, count) and not _states_count(text, count):
+        text, facet = gist, None
+    if place and facet is not None and _states_place(gist) and not _states_place(text):
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
@@ -148,6 +151,39 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         rest = text[len(p):].lstrip("：:，,。.;； ")
         return (rest[:1].upper() + rest[1:]) if lang == "en" and rest else (rest or text)
     return text
+
+
+_ASKS_PLACE_ZH = re.compile(r"哪一?[个份]?(?:部分|栏|条|块|项|节|页|处|里)|第几|放在?哪|写在?哪|填在?哪|列在?哪|在哪")
+_PLACE_ZH = re.compile(rf"第[{_NUM}]+(?:条|部分|栏|项|节)|最后一(?:部分|条|栏)")
+_ASKS_PLACE_EN = re.compile(r"\bwhere\b|\bwhich\s+(?:\w+\s+)?(?:part|section|clause|article|item|box|field|number)\b|"
+                            r"\bwhat\s+(?:part|section|clause|article|item|number)\b|\bsection number\b|\bat the (?:top|start|beginning|end)\b", re.I)
+_PLACE_EN = re.compile(r"^((?:yes|no)[.,:]?\s+)?(Article|Part|Section|Item|Note)\s+(\d{1,2})\b(?!\s*\()")
+_ORDINALS_EN = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+                "eleventh", "twelfth"]
+
+
+def asks_place(question: str) -> bool:
+    """The question asks where something goes in a document (放在哪部分 / 第几条 / where / which section)."""
+    return bool(_ASKS_PLACE_EN.search(question) if not has_cjk(question) else
+                _ASKS_PLACE_ZH.search(question) or _ASKS_PLACE_EN.search(question))
+
+
+def _states_place(text: str) -> bool:
+    """``text`` names a part of a document by its number (协议第三条, 申请表第二栏, Article 3, Part 4)."""
+    return bool(_PLACE_ZH.search(text) or re.search(r"\b(?:Article|Part|Section|Item)\s+\d", text))
+
+
+def place_lead(lead: str, question: str, lang: str) -> str:
+    """An English lead that opens with a document part by its number (Article 2 …, Part 4 of the construction
+    plan …) says the place in words too when the question asks where or which: 「Article 2 (the second
+    article) …」 (people ask for the second section, the fourth part, not for a numeral). Otherwise ``lead``."""
+    if lang != "en" or not asks_place(question):
+        return lead
+    m = _PLACE_EN.match(lead)
+    if m is None or not 0 < int(m.group(3)) < len(_ORDINALS_EN):
+        return lead
+    label = m.group(2)
+    return f"{lead[:m.end()]} (the {_ORDINALS_EN[int(m.group(3))]} {label.lower()}){lead[m.end():]}"
 
 
 # -- amounts ----------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
     asks_count,
+    asks_place,
     card_lead,
     count_lead,
     deadline_lead,
@@ -37,6 +38,7 @@ from knowledge.compose import (
     is_yes_no,
     members_lead,
     pick_facet,
+    place_lead,
     split_parts,
 )
 from knowledge.corpus import Clause, Corpus, clause_key, combine, heading_line, load
@@ -557,9 +559,10 @@ class QAService:
                 (pick_facet(card, h.facet_sims, text) if card else None)
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
-                lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \
+                lead = card_lead(card, facet, lang, yes_no, asks_count(text), asks_place(text)) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
+                lead = place_lead(lead, text, lang)
             leads.append(lead)
             cites.append(self._citation(h.clause, weights, facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))

@@ -191,6 +191,32 @@ def test_the_facet_asked_about_answers(q: str, clause: str, has: str) -> None:
     assert has in ans.lead, ans.lead
 
 
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    # a where/which question gets the place in words (people ask for the fourth part, not "Part 4")
+    ("Which article of the agreement template covers intellectual property?", "A2.5", "Article 5 (the fifth article)"),
+    ("where in the form do we list our platforms", "A1.form.4", "(the fourth section)"),
+    # … and the gist that names the place when the facet's answer does not
+    ("What section of the form is for the team?", "A1.form.3", "Section 3 (the third section)"),
+    ("团队情况填在申请表哪一栏", "A1.form.3", "第三栏"),
+])
+def test_a_where_question_gets_the_place(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
+def test_the_place_in_words_only_when_asked_where() -> None:
+    from knowledge.compose import asks_place, place_lead
+
+    lead = "Article 3 sets out the specific division of tasks."
+    assert place_lead(lead, "Where do we put the division of tasks?", "en") == \
+        "Article 3 (the third article) sets out the specific division of tasks."
+    assert place_lead(lead, "What does article 3 of the agreement say?", "en") == lead
+    assert place_lead("协议第三条写明任务的具体分工。", "任务分工放在协议哪一条", "zh") == "协议第三条写明任务的具体分工。"
+    assert [asks_place(q) for q in ("放在方案哪部分", "Which section number is that?", "What does part 2 say?",
+                                    "联合体有哪些任务")] == [True, True, False, False]
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
