@@ -219,6 +219,12 @@ def amounts(question: str) -> list[Amount]:
         roles = [(mm.end(), "requested") for mm in _REQ.finditer(before)] + \
                 [(mm.end(), "raised") for mm in _RAISE.finditer(before)]
         role = max(roles)[1] if roles else ""
+        if not role:  # 「600万自筹资金」 / "6 million yuan of our own money": the words just after, up to the clause's end
+            after_end = n.end + (m.end() if m else 0)
+            rest = re.split(r"[，,；;。？?！!]|\.\s|\d", question[after_end:after_end + 24], maxsplit=1)[0]
+            later = [(mm.start(), "requested") for mm in _REQ.finditer(rest)] + \
+                    [(mm.start(), "raised") for mm in _RAISE.finditer(rest)]
+            role = min(later)[1] if later else ""
         out.append(Amount(wan, role, question[n.start:n.end + (m.end() if m else 0)]))
     return out
 

@@ -260,6 +260,9 @@ def test_a_question_that_is_not_yes_no_gets_no_yes_or_no() -> None:
     ("申请100w的话自筹多少", ["200万元"]),
     ("申请100万，自筹要多少，总经费多少", ["200万元", "总经费至少300万元"]),
     ("We request 1.5 million yuan from the province. How much must we raise ourselves?", ["CNY 3 million"]),
+    # what the amount is, said just after it (600万自筹资金 / 6 million of our own money)
+    ("我们有600万自筹资金，最多能申请多少", ["300万元"]),
+    ("We have 4 million yuan of our own money. How much can we request at most?", ["at most CNY 2 million"]),
     # the amounts' roles make it a funding sum even when another clause mentions money too (form: 200万及以上)
     ("我们打算申请省里600万，自己只拿得出800万，够不够", ["不够", "1200万元", "400万元"]),
 ])
