@@ -36,8 +36,11 @@ _WHEN = re.compile(r"什么时候|啥时候|啥时|几时|何时|哪天|哪一�
 
 
 def is_yes_no(text: str) -> bool:
+    """A yes/no question: 吗 / 能不能 / 是否 …, or in English one opening with an auxiliary, also when it comes
+    after a sentence saying who asks ("We're a venture capital firm. Could we be a member?")."""
     t = text.strip()
-    return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t))
+    last = re.split(r"(?<=[.!?])\s+", t)[-1]
+    return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t) or _YESNO_EN.search(last))
 
 
 _COUNTERS = "个条项部分步种类家方面份"

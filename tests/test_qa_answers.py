@@ -237,8 +237,10 @@ def test_yes_no_questions_get_the_oriented_answer_first(q: str, start: str) -> N
 def test_what_is_a_yes_no_question() -> None:
     from knowledge.compose import is_yes_no
 
-    yes_no = ["能牵头么", "协议要签字吗", "是不是要盖章", "Can a university lead?", "高校可不可以牵头"]
-    other = ["附件2第八条是什么", "这个怎么办", "牵头单位要满足几个条件", "What does article 8 say?"]
+    yes_no = ["能牵头么", "协议要签字吗", "是不是要盖章", "Can a university lead?", "高校可不可以牵头",
+              "We're a venture capital firm. Could we be a member?"]
+    other = ["附件2第八条是什么", "这个怎么办", "牵头单位要满足几个条件", "What does article 8 say?",
+             "We signed the agreement. What does article 8 say?"]
     assert [is_yes_no(q) for q in yes_no] == [True] * len(yes_no)
     assert [is_yes_no(q) for q in other] == [False] * len(other)
 
