@@ -217,6 +217,20 @@ def test_the_place_in_words_only_when_asked_where() -> None:
                                     "联合体有哪些任务")] == [True, True, False, False]
 
 
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    # cards whose answers said less than their clause (中试熟化, 结果导向, 引进培养…人才; the seal's kind; dissolution)
+    ("联合体要负责成果的中试熟化吗", "6.2", "中试熟化"),
+    ("绩效评价的导向是什么", "8.1", "结果导向"),
+    ("联合体能帮我们引进科技领军人才吗", "6.4", "领军人才"),
+    ("What seal goes on the application form?", "A1.note.1", "official seal"),
+    ("Can a consortium be dissolved if the partners disagree badly?", "8.2", "dissolved"),
+])
+def test_the_card_answer_states_what_its_clause_says(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
