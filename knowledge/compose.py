@@ -119,18 +119,24 @@ def _fragment_of(part: str, whole: str) -> bool:
     return len(whole) > len(part) and bool(g) and len(g & _grams(whole)) >= FRAGMENT * len(g)
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False) -> str:
+def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False,
+              choice: bool = False) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
     see ``asks_count``) gets the gist when the gist says the number and the facet's answer does not
     (「方案有三个附件：…」); a question asking where (``place``, see ``asks_place``) gets the gist when the gist
-    names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not."""
+    names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not; a question
+    choosing between two (``choice``, see ``asks_choice``: 直接交省厅还是先给市科技局) that is not yes/no gets the
+    gist when it says what the facet says and more (the other branch of the rule: 自上而下的直接申报；自下而上的
+    先报属地…), since one facet states one branch."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
     if count and facet is not None and _states_count(gist, count) and not _states_count(text, count):
         text, facet = gist, None
     if place and facet is not None and _states_place(gist) and not _states_place(text):
+        text, facet = gist, None
+    if choice and not yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
@@ -163,6 +169,14 @@ _ASKS_PLACE_EN = re.compile(r"\bwhere\b|\bwhich\s+(?:\w+\s+)?(?:part|section|cla
 _PLACE_EN = re.compile(r"^((?:yes|no)[.,:]?\s+)?(Article|Part|Section|Item|Note)\s+(\d{1,2})\b(?!\s*\()")
 _ORDINALS_EN = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
                 "eleventh", "twelfth"]
+
+
+_CHOICE = re.compile(r"还是|抑或|\bor\b", re.I)
+
+
+def asks_choice(question: str) -> bool:
+    """The question offers alternatives (交省厅还是先给市科技局 / by competition or are they assigned)."""
+    return bool(_CHOICE.search(question))
 
 
 def asks_place(question: str) -> bool:

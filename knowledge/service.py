@@ -29,6 +29,7 @@ from knowledge.batching import Coalescer
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
+    asks_choice,
     asks_count,
     asks_place,
     card_lead,
@@ -559,7 +560,7 @@ class QAService:
                 (pick_facet(card, h.facet_sims, text) if card else None)
             lead = self._computed_lead(h.clause, card, text, lang, today)
             if lead is None:
-                lead = card_lead(card, facet, lang, yes_no, asks_count(text), asks_place(text)) if card else \
+                lead = card_lead(card, facet, lang, yes_no, asks_count(text), asks_place(text), asks_choice(text)) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)

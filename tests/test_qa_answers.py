@@ -231,6 +231,15 @@ def test_the_card_answer_states_what_its_clause_says(q: str, clause: str, has: s
     assert has in ans.lead, ans.lead
 
 
+def test_a_choice_between_two_gets_the_rule_with_both_branches() -> None:
+    from knowledge.compose import asks_choice
+
+    ans = service().answer("申报材料是直接给省科技厅还是先给州市科技局", today=TODAY)
+    assert ans.citations[0].clause == "5.5", ans.ranked
+    assert "直接向省科技厅申报" in ans.lead and "属地科技行政主管部门" in ans.lead, ans.lead
+    assert [asks_choice(q) for q in ("A还是B", "by competition or assigned?", "order of steps")] == [True, True, False]
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
