@@ -38,6 +38,7 @@ from knowledge.compose import (
     funding_lead,
     is_yes_no,
     members_lead,
+    part_verdict,
     pick_facet,
     place_lead,
     split_parts,
@@ -564,6 +565,8 @@ class QAService:
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)
+                if card:
+                    lead = part_verdict(lead, card, facet, text, lang)
             leads.append(lead)
             cites.append(self._citation(h.clause, weights, facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))

@@ -240,6 +240,20 @@ def test_a_choice_between_two_gets_the_rule_with_both_branches() -> None:
     assert [asks_choice(q) for q in ("A还是B", "by competition or assigned?", "order of steps")] == [True, True, False]
 
 
+@pytest.mark.parametrize(("q", "clause", "start"), [
+    # whether a document has something, answered by the part of it that has it: yes first
+    ("建设方案要写组织架构吗", "A3.5", "是的。建设方案第五部分"),
+    ("Does the agreement need to cover liability for breach?", "A2.7", "Yes. Article 7"),
+    # not when the question negates or puts a case of its own: the part's words answer those
+    ("建设方案里保障措施不写行吗", "A3.6", "建设方案第六部分"),
+    ("我们有个市级实验室，要填进平台那栏吗", "A1.form.4", "填牵头和成员单位"),
+])
+def test_a_yes_no_question_whether_a_document_has_something(q: str, clause: str, start: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert ans.lead.startswith(start), ans.lead
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
