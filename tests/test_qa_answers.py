@@ -221,6 +221,7 @@ def test_the_place_in_words_only_when_asked_where() -> None:
     # cards whose answers said less than their clause (中试熟化, 结果导向, 引进培养…人才; the seal's kind; dissolution)
     ("联合体要负责成果的中试熟化吗", "6.2", "中试熟化"),
     ("绩效评价的导向是什么", "8.1", "结果导向"),
+    ("企业配套经费的财务能力有什么要求", "4.4", "2:1"),
     ("联合体能帮我们引进科技领军人才吗", "6.4", "领军人才"),
     ("What seal goes on the application form?", "A1.note.1", "official seal"),
     ("Can a consortium be dissolved if the partners disagree badly?", "8.2", "dissolved"),
