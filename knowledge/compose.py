@@ -176,6 +176,8 @@ _NEG_ZH = re.compile(r"不|没|无|未|非|别|免|只|仅")
 _A_NOT_A = re.compile(r"([\u3400-\u9fff])[不没]\1|[不没][？?。！!\s]*$")  # 要不要 / 有没有 / 要填不: a question, not a negation
 _CASE = re.compile(r"[，,。；;]|[.!?]\s|\b(?:it|that|this|they|these|those|ours)\b|"
                    r"能(?!力|源)|可以|可否|\b(?:can|could|may|might)\b", re.I)  # … or asks leave, not what it has
+_LEVEL = re.compile(r"(?:国家|省部|省|州市|地市|市|州|县|区)级|\b(?:national|provincial|city|municipal|county|prefecture)\b",
+                    re.I)
 _POSITION = re.compile(rf"第[{_NUM}]+|最后|开头|最前|\d|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|last|"
                        r"top|end|start|begin\w*)\b", re.I)
 
@@ -185,13 +187,16 @@ def part_verdict(lead: str, card: Card, facet: Facet | None, question: str, lang
     timeline?) answered by a part of that document (the card's gist names the part: 协议第三条, Part 7) says
     yes first: the part is where the document has it. Not when the facet has its own oriented answer, the
     lead opens with a verdict, or the question negates (可以不写吗 / not), names a place or a number of its own
-    (放在第三部分吗 / 800字), puts a case of the asker's (我们有个市级实验室，要填吗 / Does it go in …) or asks
-    leave (能 / 可以 / can): those the lead's own words answer."""
+    (放在第三部分吗 / 800字), puts a case of the asker's (我们有个市级实验室，要填吗 / Does it go in …), names a
+    level the lead does not (市级的要填吗 — 省级及以上) or asks leave (能 / 可以 / can): those the lead's own words
+    answer."""
     if (facet is not None and facet.polar is not None) or not _states_place(card.gist.en if lang == "en" else card.gist.zh):
         return lead
     if not is_yes_no(question) or _VERDICT.match(lead) or _VERDICT_HEAD.match(lead) or _POSITION.search(question):
         return lead
     if _CASE.search(question.strip()):  # 「我们有个市级实验室，能填吗」 / "We have a city lab. Does it go in …?": a case to judge
+        return lead
+    if any(lv.lower() not in lead.lower() for lv in _LEVEL.findall(question)):  # 市级的要填吗 — 省级及以上: not a yes
         return lead
     if _NEG_EN.search(question) if lang == "en" else _NEG_ZH.search(_A_NOT_A.sub("", question)):
         return lead

@@ -248,6 +248,7 @@ def test_a_choice_between_two_gets_the_rule_with_both_branches() -> None:
     # not when the question negates or puts a case of its own: the part's words answer those
     ("建设方案里保障措施不写行吗", "A3.6", "建设方案第六部分"),
     ("我们有个市级实验室，要填进平台那栏吗", "A1.form.4", "填牵头和成员单位"),
+    ("已建平台那栏市级的要填吗", "A1.form.4", "填牵头和成员单位"),  # a level the part does not name (省级及以上)
 ])
 def test_a_yes_no_question_whether_a_document_has_something(q: str, clause: str, start: str) -> None:
     ans = service().answer(q, today=TODAY)
