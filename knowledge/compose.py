@@ -54,8 +54,11 @@ def states_number(text: str) -> bool:
 
 
 def is_yes_no(text: str) -> bool:
+    """A yes/no question: 吗 / 能不能 / 是否 …, or in English one opening with an auxiliary, also when it comes
+    after a sentence saying who asks ("We're a venture capital firm. Could we be a member?")."""
     t = text.strip()
-    return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t))
+    last = re.split(r"(?<=[.!?])\s+", t)[-1]
+    return bool(_YESNO_ZH.search(t) or _YESNO_EN.search(t) or _YESNO_EN.search(last))
 
 
 _COUNTERS = "个条项部分步种类家方面份"
@@ -88,13 +91,14 @@ def _grams(text: str) -> set[str]:
     return words | {cjk[i:i + 2] for i in range(len(cjk) - 1)}
 
 
-FACET_TIE = 0.02  # cosines this close are a tie, broken by shared words
+FACET_TIE = 0.01  # cosines this close are a tie, broken by shared words
 
 
 def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | None:
     """The facet the question asks about: the one whose question Chroma found nearest (a near tie goes to
-    the one sharing more words with the question), else the one sharing the most words, else (one facet)
-    that one."""
+    the one sharing more words with the question: with its questions, and with its answer, since a question
+    naming what the answer states asks about it: 「在国内得有影响力吧」 → 「…在国内具备一定的行业影响力」), else
+    the one sharing the most words with its questions, else (one facet) that one."""
     if not card.facets:
         return None
     if len(card.facets) == 1:
@@ -104,11 +108,15 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     def overlap(i: int) -> float:
         return max((len(g & _grams(q)) / (len(_grams(q)) or 1) for q in card.facets[i].q), default=0.0)
 
+    def states(i: int) -> float:  # the share of the question's words the facet's answer says
+        f = card.facets[i]
+        return len(g & _grams(f"{f.zh} {f.en}")) / (len(g) or 1)
+
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
     if valid:
         best = max(valid.values())
         near = [i for i, v in valid.items() if v >= best - FACET_TIE]
-        return card.facets[max(near, key=lambda i: (overlap(i), valid[i]))]
+        return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]
     scored = [(overlap(i), -i) for i in range(len(card.facets))]
     top, neg = max(scored)
     return card.facets[-neg] if top > 0 else None
@@ -129,15 +137,24 @@ def _fragment_of(part: str, whole: str) -> bool:
     return len(whole) > len(part) and bool(g) and len(g & _grams(whole)) >= FRAGMENT * len(g)
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "") -> str:
+def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False,
+              choice: bool = False) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
     see ``asks_count``) gets the gist when the gist says the number and the facet's answer does not
-    (「方案有三个附件：…」)."""
+    (「方案有三个附件：…」); a question asking where (``place``, see ``asks_place``) gets the gist when the gist
+    names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not; a question
+    choosing between two (``choice``, see ``asks_choice``: 直接交省厅还是先给市科技局) that is not yes/no gets the
+    gist when it says what the facet says and more (the other branch of the rule: 自上而下的直接申报；自下而上的
+    先报属地…), since one facet states one branch."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
     if count and facet is not None and _states_count(gist, count) and not _states_count(text, count):
+        text, facet = gist, None
+    if place and facet is not None and _states_place(gist) and not _states_place(text):
+        text, facet = gist, None
+    if choice and not yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
@@ -161,6 +178,79 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         rest = text[len(p):].lstrip("：:，,。.;； ")
         return (rest[:1].upper() + rest[1:]) if lang == "en" and rest else (rest or text)
     return text
+
+
+_ASKS_PLACE_ZH = re.compile(r"哪一?[个份]?(?:部分|栏|条|块|项|节|页|处|里)|第几|放在?哪|写在?哪|填在?哪|列在?哪|在哪")
+_PLACE_ZH = re.compile(rf"第[{_NUM}]+(?:条|部分|栏|项|节)|最后一(?:部分|条|栏)")
+_ASKS_PLACE_EN = re.compile(r"\bwhere\b|\bwhich\s+(?:\w+\s+)?(?:part|section|clause|article|item|box|field|number)\b|"
+                            r"\bwhat\s+(?:part|section|clause|article|item|number)\b|\bsection number\b|\bat the (?:top|start|beginning|end)\b", re.I)
+_PLACE_EN = re.compile(r"^((?:yes|no)[.,:]?\s+)?(Article|Part|Section|Item|Note)\s+(\d{1,2})\b(?!\s*\()")
+_ORDINALS_EN = ["", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+                "eleventh", "twelfth"]
+
+
+_NEG_EN = re.compile(r"\b(?:not|no|never|without|only|instead)\b|n't", re.I)
+_NEG_ZH = re.compile(r"不|没|无|未|非|别|免|只|仅")
+_A_NOT_A = re.compile(r"([\u3400-\u9fff])[不没]\1|[不没][？?。！!\s]*$")  # 要不要 / 有没有 / 要填不: a question, not a negation
+_CASE = re.compile(r"[，,。；;]|[.!?]\s|\b(?:it|that|this|they|these|those|ours)\b|"
+                   r"能(?!力|源)|可以|可否|\b(?:can|could|may|might)\b", re.I)  # … or asks leave, not what it has
+_LEVEL = re.compile(r"(?:国家|省部|省|州市|地市|市|州|县|区)级|\b(?:national|provincial|city|municipal|county|prefecture)\b",
+                    re.I)
+_POSITION = re.compile(rf"第[{_NUM}]+|最后|开头|最前|\d|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|last|"
+                       r"top|end|start|begin\w*)\b", re.I)
+
+
+def part_verdict(lead: str, card: Card, facet: Facet | None, question: str, lang: str) -> str:
+    """A yes/no question whether a document has or needs something (协议里要写任务分工吗 / Does the plan need a
+    timeline?) answered by a part of that document (the card's gist names the part: 协议第三条, Part 7) says
+    yes first: the part is where the document has it. Not when the facet has its own oriented answer, the
+    lead opens with a verdict, or the question negates (可以不写吗 / not), names a place or a number of its own
+    (放在第三部分吗 / 800字), puts a case of the asker's (我们有个市级实验室，要填吗 / Does it go in …), names a
+    level the lead does not (市级的要填吗 — 省级及以上) or asks leave (能 / 可以 / can): those the lead's own words
+    answer."""
+    if (facet is not None and facet.polar is not None) or not _states_place(card.gist.en if lang == "en" else card.gist.zh):
+        return lead
+    if not is_yes_no(question) or _VERDICT.match(lead) or _VERDICT_HEAD.match(lead) or _POSITION.search(question):
+        return lead
+    if _CASE.search(question.strip()):  # 「我们有个市级实验室，能填吗」 / "We have a city lab. Does it go in …?": a case to judge
+        return lead
+    if any(lv.lower() not in lead.lower() for lv in _LEVEL.findall(question)):  # 市级的要填吗 — 省级及以上: not a yes
+        return lead
+    if _NEG_EN.search(question) if lang == "en" else _NEG_ZH.search(_A_NOT_A.sub("", question)):
+        return lead
+    return f"Yes. {lead}" if lang == "en" else f"是的。{lead}"
+
+
+_CHOICE = re.compile(r"还是|抑或|\bor\b", re.I)
+
+
+def asks_choice(question: str) -> bool:
+    """The question offers alternatives (交省厅还是先给市科技局 / by competition or are they assigned)."""
+    return bool(_CHOICE.search(question))
+
+
+def asks_place(question: str) -> bool:
+    """The question asks where something goes in a document (放在哪部分 / 第几条 / where / which section)."""
+    return bool(_ASKS_PLACE_EN.search(question) if not has_cjk(question) else
+                _ASKS_PLACE_ZH.search(question) or _ASKS_PLACE_EN.search(question))
+
+
+def _states_place(text: str) -> bool:
+    """``text`` names a part of a document by its number (协议第三条, 申请表第二栏, Article 3, Part 4)."""
+    return bool(_PLACE_ZH.search(text) or re.search(r"\b(?:Article|Part|Section|Item)\s+\d", text))
+
+
+def place_lead(lead: str, question: str, lang: str) -> str:
+    """An English lead that opens with a document part by its number (Article 2 …, Part 4 of the construction
+    plan …) says the place in words too when the question asks where or which: 「Article 2 (the second
+    article) …」 (people ask for the second section, the fourth part, not for a numeral). Otherwise ``lead``."""
+    if lang != "en" or not asks_place(question):
+        return lead
+    m = _PLACE_EN.match(lead)
+    if m is None or not 0 < int(m.group(3)) < len(_ORDINALS_EN):
+        return lead
+    label = m.group(2)
+    return f"{lead[:m.end()]} (the {_ORDINALS_EN[int(m.group(3))]} {label.lower()}){lead[m.end():]}"
 
 
 # -- amounts ----------------------------------------------------------------------------------------
@@ -196,6 +286,12 @@ def amounts(question: str) -> list[Amount]:
         roles = [(mm.end(), "requested") for mm in _REQ.finditer(before)] + \
                 [(mm.end(), "raised") for mm in _RAISE.finditer(before)]
         role = max(roles)[1] if roles else ""
+        if not role:  # 「600万自筹资金」 / "6 million yuan of our own money": the words just after, up to the clause's end
+            after_end = n.end + (m.end() if m else 0)
+            rest = re.split(r"[，,；;。？?！!]|\.\s|\d", question[after_end:after_end + 24], maxsplit=1)[0]
+            later = [(mm.start(), "requested") for mm in _REQ.finditer(rest)] + \
+                    [(mm.start(), "raised") for mm in _RAISE.finditer(rest)]
+            role = min(later)[1] if later else ""
         out.append(Amount(wan, role, question[n.start:n.end + (m.end() if m else 0)]))
     return out
 

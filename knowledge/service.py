@@ -29,7 +29,9 @@ from knowledge.batching import Coalescer
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     amounts,
+    asks_choice,
     asks_count,
+    asks_place,
     asks_quantity,
     beyond_lead,
     card_lead,
@@ -38,7 +40,9 @@ from knowledge.compose import (
     funding_lead,
     is_yes_no,
     members_lead,
+    part_verdict,
     pick_facet,
+    place_lead,
     split_parts,
     states_number,
 )
@@ -567,9 +571,12 @@ class QAService:
             if lead is None and ret.beyond is not None and ret.beyond[0] == h.clause:
                 lead = self._beyond_lead(ret.beyond, lang)
             if lead is None:
-                lead = card_lead(card, facet, lang, yes_no, asks_count(text)) if card else \
+                lead = card_lead(card, facet, lang, yes_no, asks_count(text), asks_place(text), asks_choice(text)) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
+                lead = place_lead(lead, text, lang)
+                if card:
+                    lead = part_verdict(lead, card, facet, text, lang)
             leads.append(lead)
             cites.append(self._citation(h.clause, weights, facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))

@@ -190,6 +190,94 @@ def test_a_follow_up_gets_a_new_lead_from_its_own_words() -> None:
     assert "继续运行" in again.lead, again.lead
 
 
+def test_a_near_tie_between_facets_goes_to_the_one_whose_answer_says_the_asked_words() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import pick_facet
+
+    card = default_cards()["4.1.1"]
+    q = "牵头企业在国内得有影响力吧 光在省内有名够不够"
+    tied = dict.fromkeys(range(len(card.facets)), 0.92)
+    assert "行业影响力" in pick_facet(card, tied, q).zh  # type: ignore[union-attr]
+    # a clear dense winner stays the winner, whatever words the others share
+    clear = {**tied, 0: 0.95}
+    assert pick_facet(card, clear, q) is card.facets[0]
+
+
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    ("承担攻关的主要成员单位要换人，得报省科技厅吗", "8.2", "核准"),
+    ("牵头企业要在全国有影响力吗", "4.1.1", "行业影响力"),
+])
+def test_the_facet_asked_about_answers(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    # a where/which question gets the place in words (people ask for the fourth part, not "Part 4")
+    ("Which article of the agreement template covers intellectual property?", "A2.5", "Article 5 (the fifth article)"),
+    ("where in the form do we list our platforms", "A1.form.4", "(the fourth section)"),
+    # … and the gist that names the place when the facet's answer does not
+    ("What section of the form is for the team?", "A1.form.3", "Section 3 (the third section)"),
+    ("团队情况填在申请表哪一栏", "A1.form.3", "第三栏"),
+])
+def test_a_where_question_gets_the_place(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
+def test_the_place_in_words_only_when_asked_where() -> None:
+    from knowledge.compose import asks_place, place_lead
+
+    lead = "Article 3 sets out the specific division of tasks."
+    assert place_lead(lead, "Where do we put the division of tasks?", "en") == \
+        "Article 3 (the third article) sets out the specific division of tasks."
+    assert place_lead(lead, "What does article 3 of the agreement say?", "en") == lead
+    assert place_lead("协议第三条写明任务的具体分工。", "任务分工放在协议哪一条", "zh") == "协议第三条写明任务的具体分工。"
+    assert [asks_place(q) for q in ("放在方案哪部分", "Which section number is that?", "What does part 2 say?",
+                                    "联合体有哪些任务")] == [True, True, False, False]
+
+
+@pytest.mark.parametrize(("q", "clause", "has"), [
+    # cards whose answers said less than their clause (中试熟化, 结果导向, 引进培养…人才; the seal's kind; dissolution)
+    ("联合体要负责成果的中试熟化吗", "6.2", "中试熟化"),
+    ("绩效评价的导向是什么", "8.1", "结果导向"),
+    ("企业配套经费的财务能力有什么要求", "4.4", "2:1"),
+    ("联合体能帮我们引进科技领军人才吗", "6.4", "领军人才"),
+    ("What seal goes on the application form?", "A1.note.1", "official seal"),
+    ("Can a consortium be dissolved if the partners disagree badly?", "8.2", "dissolved"),
+])
+def test_the_card_answer_states_what_its_clause_says(q: str, clause: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert has in ans.lead, ans.lead
+
+
+def test_a_choice_between_two_gets_the_rule_with_both_branches() -> None:
+    from knowledge.compose import asks_choice
+
+    ans = service().answer("申报材料是直接给省科技厅还是先给州市科技局", today=TODAY)
+    assert ans.citations[0].clause == "5.5", ans.ranked
+    assert "直接向省科技厅申报" in ans.lead and "属地科技行政主管部门" in ans.lead, ans.lead
+    assert [asks_choice(q) for q in ("A还是B", "by competition or assigned?", "order of steps")] == [True, True, False]
+
+
+@pytest.mark.parametrize(("q", "clause", "start"), [
+    # whether a document has something, answered by the part of it that has it: yes first
+    ("建设方案要写组织架构吗", "A3.5", "是的。建设方案第五部分"),
+    ("Does the agreement need to cover liability for breach?", "A2.7", "Yes. Article 7"),
+    # not when the question negates or puts a case of its own: the part's words answer those
+    ("建设方案里保障措施不写行吗", "A3.6", "建设方案第六部分"),
+    ("我们有个市级实验室，要填进平台那栏吗", "A1.form.4", "填牵头和成员单位"),
+    ("已建平台那栏市级的要填吗", "A1.form.4", "填牵头和成员单位"),  # a level the part does not name (省级及以上)
+])
+def test_a_yes_no_question_whether_a_document_has_something(q: str, clause: str, start: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.citations[0].clause == clause, ans.ranked
+    assert ans.lead.startswith(start), ans.lead
+
+
 def test_what_a_question_counts() -> None:
     from knowledge.compose import asks_count
 
@@ -210,8 +298,10 @@ def test_yes_no_questions_get_the_oriented_answer_first(q: str, start: str) -> N
 def test_what_is_a_yes_no_question() -> None:
     from knowledge.compose import is_yes_no
 
-    yes_no = ["能牵头么", "协议要签字吗", "是不是要盖章", "Can a university lead?", "高校可不可以牵头"]
-    other = ["附件2第八条是什么", "这个怎么办", "牵头单位要满足几个条件", "What does article 8 say?"]
+    yes_no = ["能牵头么", "协议要签字吗", "是不是要盖章", "Can a university lead?", "高校可不可以牵头",
+              "We're a venture capital firm. Could we be a member?"]
+    other = ["附件2第八条是什么", "这个怎么办", "牵头单位要满足几个条件", "What does article 8 say?",
+             "We signed the agreement. What does article 8 say?"]
     assert [is_yes_no(q) for q in yes_no] == [True] * len(yes_no)
     assert [is_yes_no(q) for q in other] == [False] * len(other)
 
@@ -233,6 +323,9 @@ def test_a_question_that_is_not_yes_no_gets_no_yes_or_no() -> None:
     ("申请100w的话自筹多少", ["200万元"]),
     ("申请100万，自筹要多少，总经费多少", ["200万元", "总经费至少300万元"]),
     ("We request 1.5 million yuan from the province. How much must we raise ourselves?", ["CNY 3 million"]),
+    # what the amount is, said just after it (600万自筹资金 / 6 million of our own money)
+    ("我们有600万自筹资金，最多能申请多少", ["300万元"]),
+    ("We have 4 million yuan of our own money. How much can we request at most?", ["at most CNY 2 million"]),
     # the amounts' roles make it a funding sum even when another clause mentions money too (form: 200万及以上)
     ("我们打算申请省里600万，自己只拿得出800万，够不够", ["不够", "1200万元", "400万元"]),
 ])
