@@ -109,3 +109,14 @@ def test_shell_process_runs_without_a_token(tmp_path: Path) -> None:
     res = run_cli("shell", cwd=tmp_path, stdin="/help\n")
     assert res.returncode == 0, res.stderr
     assert "/help" in res.stdout and "/lang" in res.stdout
+
+
+def test_the_bot_caps_malloc_arenas_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys as _sys
+
+    from bot.cli import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the operator's setting wins: nothing done
+    assert limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert limit_malloc_arenas() is _sys.platform.startswith("linux")
