@@ -137,8 +137,20 @@ def _fragment_of(part: str, whole: str) -> bool:
     return len(whole) > len(part) and bool(g) and len(g & _grams(whole)) >= FRAGMENT * len(g)
 
 
+# a yes/no question asking leave to do without something (可以不签协议就申报吗 / 没有平台能牵头吗 / without a signed
+# agreement): a requirement answers it with no
+_OMIT = re.compile(r"不(?:签|盖|交|附|填|报|写|设|建|提供|出具)|不用|不需要|无需|免于|免除|没有[^，,。？?]{1,8}(?:能|可以|也能|也可以|行)|"
+                   r"\bwithout\b|\bskip\b|\bno need\b|\b(?:don't|do not|didn't|did not) (?:have|sign|stamp|submit|attach|"
+                   r"need|set up)\b", re.I)
+
+
+def asks_to_omit(text: str) -> bool:
+    """The question asks whether something may be left out (不签 / 没有…能 / without / skip)."""
+    return bool(_OMIT.search(text))
+
+
 def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False,
-              choice: bool = False) -> str:
+              choice: bool = False, omit: bool = False) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
@@ -158,6 +170,15 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
+    # leave to do without a requirement (the facet's verdict, or its answer, says 须 / must): no
+    if yes_no and omit and (polar.zh.startswith("须") if polar is not None else text.startswith(("须", "必须"))):
+        body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
+        body = body.lstrip("：:，,。.;； ")
+        if (head := re.match(r"(?:须|必须|It must)[：:，,]\s*", body)) is not None:  # 「须：…」: the rule, without its head
+            body = body[head.end():]
+        if lang == "en":
+            return f"No: {body[:1].lower() + body[1:]}" if body[1:2].islower() else f"No: {body}"
+        return f"不可以：{body}"
     if facet is not None and len(card.facets) == 1:
         body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
         if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already

@@ -697,3 +697,18 @@ def test_a_quantity_the_scheme_does_not_state_is_said_to_be_missing(q: str, near
 def test_a_quantity_the_scheme_states_or_can_compute_is_answered(q: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.kind == "answer", (ans.kind, ans.ranked, ans.lead)
+
+
+# -- leave to do without a requirement ------------------------------------------------------------------------
+@pytest.mark.parametrize(("q", "lead"), [
+    ("协议不盖章行吗", "不可以：联合共建协议必须"),
+    ("没有省部级平台能牵头吗", "不可以：须建有省部级及以上"),
+    ("Can we apply without a signed agreement?", "No: the agreement takes effect only when signed"),
+])
+def test_leave_to_do_without_a_requirement_is_answered_no(q: str, lead: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.lead.startswith(lead), ans.lead
+
+
+def test_asking_whether_it_is_required_keeps_the_requirement() -> None:
+    assert service().answer("协议一定要盖章吗", today=TODAY).lead.startswith("须")
