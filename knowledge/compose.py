@@ -144,13 +144,22 @@ _OMIT = re.compile(r"不(?:签|盖|交|附|填|报|写|设|建|提供|出具)|�
                    r"need|set up)\b", re.I)
 
 
+# a yes/no question whether a restriction exists (牵头有限制吗 / is there a limit on …): a prohibition answers it yes
+_RESTRICTION = re.compile(r"限制|上限|限定|限额|limit|restrict|a cap\b|\bcapped\b", re.I)
+
+
+def asks_restriction(text: str) -> bool:
+    """The question asks whether there is a limit or restriction (有限制吗 / is there a limit)."""
+    return bool(_RESTRICTION.search(text))
+
+
 def asks_to_omit(text: str) -> bool:
     """The question asks whether something may be left out (不签 / 没有…能 / without / skip)."""
     return bool(_OMIT.search(text))
 
 
 def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False,
-              choice: bool = False, omit: bool = False) -> str:
+              choice: bool = False, omit: bool = False, restriction: bool = False) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
@@ -170,6 +179,15 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
+    # whether there is a limit, answered by a prohibition (不可以 / 原则上不行 / No): there is one
+    if yes_no and restriction and polar is not None and polar.en in ("No", "As a rule, no"):
+        body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
+        body = body.lstrip("：:，,。.;； ")
+        if lang == "en":
+            head = "Yes, as a rule there is a limit" if "rule" in p.lower() and "rule" not in body.lower() else \
+                "Yes, there is a limit"
+            return f"{head}: {body[:1].lower() + body[1:] if body[1:2].islower() else body}"
+        return f"有限制：{body}"
     # leave to do without a requirement (the facet's verdict, or its answer, says 须 / must): no
     if yes_no and omit and (polar.zh.startswith("须") if polar is not None else text.startswith(("须", "必须"))):
         body = text[len(p):] if p and text.lower().startswith(p.lower()) else text

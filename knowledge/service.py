@@ -33,6 +33,7 @@ from knowledge.compose import (
     asks_count,
     asks_place,
     asks_quantity,
+    asks_restriction,
     asks_to_omit,
     beyond_lead,
     card_lead,
@@ -573,7 +574,7 @@ class QAService:
                 lead = self._beyond_lead(ret.beyond, lang)
             if lead is None:
                 lead = card_lead(card, facet, lang, yes_no, asks_count(text), asks_place(text), asks_choice(text),
-                                 asks_to_omit(text)) if card else \
+                                 asks_to_omit(text), asks_restriction(text)) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)

@@ -712,3 +712,12 @@ def test_leave_to_do_without_a_requirement_is_answered_no(q: str, lead: str) -> 
 
 def test_asking_whether_it_is_required_keeps_the_requirement() -> None:
     assert service().answer("协议一定要盖章吗", today=TODAY).lead.startswith("须")
+
+
+@pytest.mark.parametrize(("q", "lead"), [
+    ("外省企业牵头有限制吗", "有限制：牵头单位须是在云南省内注册"),
+    ("Is there a limit on how many consortia a company can lead?", "Yes, as a rule there is a limit: one lead unit"),
+])
+def test_whether_there_is_a_limit_is_answered_yes_by_a_prohibition(q: str, lead: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.lead.startswith(lead), ans.lead
