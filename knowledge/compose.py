@@ -184,16 +184,16 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
         body = body.lstrip("：:，,。.;； ")
         if lang == "en":
-            head = "Yes, as a rule there is a limit" if "rule" in p.lower() and "rule" not in body.lower() else \
+            opening = "Yes, as a rule there is a limit" if "rule" in p.lower() and "rule" not in body.lower() else \
                 "Yes, there is a limit"
-            return f"{head}: {body[:1].lower() + body[1:] if body[1:2].islower() else body}"
+            return f"{opening}: {body[:1].lower() + body[1:] if body[1:2].islower() else body}"
         return f"有限制：{body}"
     # leave to do without a requirement (the facet's verdict, or its answer, says 须 / must): no
     if yes_no and omit and (polar.zh.startswith("须") if polar is not None else text.startswith(("须", "必须"))):
         body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
         body = body.lstrip("：:，,。.;； ")
-        if (head := re.match(r"(?:须|必须|It must)[：:，,]\s*", body)) is not None:  # 「须：…」: the rule, without its head
-            body = body[head.end():]
+        if (verdict := re.match(r"(?:须|必须|It must)[：:，,]\s*", body)) is not None:  # 「须：…」: the rule, without it
+            body = body[verdict.end():]
         if lang == "en":
             return f"No: {body[:1].lower() + body[1:]}" if body[1:2].islower() else f"No: {body}"
         return f"不可以：{body}"
