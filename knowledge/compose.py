@@ -158,8 +158,24 @@ def asks_to_omit(text: str) -> bool:
     return bool(_OMIT.search(text))
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: str = "", place: bool = False,
-              choice: bool = False, omit: bool = False, restriction: bool = False) -> str:
+@dataclass(frozen=True)
+class Asked:
+    """What shape of answer a question asks for, read once from its words (see ``asked``)."""
+
+    yes_no: bool = False
+    count: str = ""  # the counter of a how-many question (see ``asks_count``)
+    place: bool = False  # where / which part (``asks_place``)
+    choice: bool = False  # A还是B / A or B (``asks_choice``)
+    omit: bool = False  # leave to do without something (``asks_to_omit``)
+    restriction: bool = False  # whether there is a limit (``asks_restriction``)
+
+
+def asked(text: str) -> Asked:
+    return Asked(is_yes_no(text), asks_count(text), asks_place(text), asks_choice(text), asks_to_omit(text),
+                 asks_restriction(text))
+
+
+def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
@@ -171,16 +187,16 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
     先报属地…), since one facet states one branch."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
-    if count and facet is not None and _states_count(gist, count) and not _states_count(text, count):
+    if q.count and facet is not None and _states_count(gist, q.count) and not _states_count(text, q.count):
         text, facet = gist, None
-    if place and facet is not None and _states_place(gist) and not _states_place(text):
+    if q.place and facet is not None and _states_place(gist) and not _states_place(text):
         text, facet = gist, None
-    if choice and not yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
+    if q.choice and not q.yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
     # whether there is a limit, answered by a prohibition (不可以 / 原则上不行 / No): there is one
-    if yes_no and restriction and polar is not None and polar.en in ("No", "As a rule, no"):
+    if q.yes_no and q.restriction and polar is not None and polar.en in ("No", "As a rule, no"):
         body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
         body = body.lstrip("：:，,。.;； ")
         if lang == "en":
@@ -189,7 +205,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
             return f"{opening}: {body[:1].lower() + body[1:] if body[1:2].islower() else body}"
         return f"有限制：{body}"
     # leave to do without a requirement (the facet's verdict, or its answer, says 须 / must): no
-    if yes_no and omit and (polar.zh.startswith("须") if polar is not None else text.startswith(("须", "必须"))):
+    if q.yes_no and q.omit and (polar.zh.startswith("须") if polar is not None else text.startswith(("须", "必须"))):
         body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
         body = body.lstrip("：:，,。.;； ")
         if (verdict := re.match(r"(?:须|必须|It must)[：:，,]\s*", body)) is not None:  # 「须：…」: the rule, without it
@@ -201,7 +217,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
         body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
         if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already
             text = gist
-    if not yes_no and (head := _VERDICT_HEAD.match(text)) and len(text) > head.end() + 4:
+    if not q.yes_no and (head := _VERDICT_HEAD.match(text)) and len(text) > head.end() + 4:
         rest = text[head.end():]  # 「是，原则上…」 for 「要满足哪几个条件」: the facts without a yes nobody asked for
         text = (rest[:1].upper() + rest[1:]) if lang == "en" else rest
         if polar is not None and not text.lower().startswith(p.lower()):
@@ -209,11 +225,11 @@ def card_lead(card: Card, facet: Facet | None, lang: str, yes_no: bool, count: s
     if polar is None:
         return text
     starts = text.lower().startswith(p.lower())
-    if yes_no and not starts:
+    if q.yes_no and not starts:
         if p.lower() in text.lower() or _VERDICT.match(text):
             return text  # it says the verdict already (须：…; …变更的，须报省科技厅核准): not twice
         return f"{p}. {text}" if lang == "en" else f"{p}。{text}"
-    if not yes_no and starts:
+    if not q.yes_no and starts:
         rest = text[len(p):].lstrip("：:，,。.;； ")
         return (rest[:1].upper() + rest[1:]) if lang == "en" and rest else (rest or text)
     return text

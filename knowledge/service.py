@@ -28,19 +28,16 @@ import yaml
 from knowledge.batching import Coalescer
 from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
+    Asked,
     amounts,
-    asks_choice,
+    asked,
     asks_count,
-    asks_place,
     asks_quantity,
-    asks_restriction,
-    asks_to_omit,
     beyond_lead,
     card_lead,
     count_lead,
     deadline_lead,
     funding_lead,
-    is_yes_no,
     members_lead,
     part_verdict,
     pick_facet,
@@ -558,7 +555,7 @@ class QAService:
                 topic: str) -> Answer:
         """Lead(s) from the cards (or computed), one focused quote, the rest as buttons."""
         text = clean_question(raw)[0]
-        yes_no = is_yes_no(text)
+        shape = asked(text)
         tops = self._computation_first(tops, ret, text)
         weights = self.retriever.term_weights(ret.query)
         leads: list[str] = []
@@ -573,8 +570,7 @@ class QAService:
             if lead is None and ret.beyond is not None and ret.beyond[0] == h.clause:
                 lead = self._beyond_lead(ret.beyond, lang)
             if lead is None:
-                lead = card_lead(card, facet, lang, yes_no, asks_count(text), asks_place(text), asks_choice(text),
-                                 asks_to_omit(text), asks_restriction(text)) if card else \
+                lead = card_lead(card, facet, lang, shape) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)
@@ -619,7 +615,7 @@ class QAService:
         if card is not None:
             got = deadline_lead(card, text, lang, today)
             if got:
-                base = card_lead(card, pick_facet(card, {}, text), lang, False)
+                base = card_lead(card, pick_facet(card, {}, text), lang, Asked())
                 return f"{base}{' ' if lang == 'en' else ''}{got}"
         if "valid_years" in facts and today is not None:
             meta = self.metas.get(self.doc_of.get(cid, SCHEME_ID))
