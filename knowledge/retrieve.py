@@ -468,11 +468,8 @@ class Retriever:
         named = _REF_SECTION_EN.search(q.text) if q.english and not q.about_attachments else None
         if named and refs and hits and not any(self.corpus.is_under(hits[0].clause, r) for r in refs):
             hits = _put_first(hits, refs[0])  # "section 4 of the scheme": the section it names, first
-        beyond = self._beyond_named(q) if hits else None
-        if beyond is not None:
-            hits = _put_first(hits, beyond[0])
-        return Retrieval(q, self._next_of_named(q, self._nth_of_named(q, hits)), feats, unknown,
-                         fast=lex_model is not None, beyond=beyond)
+        hits, beyond = self._nth_of_named(q, hits)
+        return Retrieval(q, self._next_of_named(q, hits), feats, unknown, fast=lex_model is not None, beyond=beyond)
 
     def decisive(self, ret: Retrieval) -> bool:
         """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
@@ -484,41 +481,29 @@ class Retriever:
             return False
         return ret.hits[0].prob >= th["fast"] and ret.features["margin"] >= th.get("fast_margin", 0.0)
 
-    def _nth_of_named(self, q: Query, hits: list[Hit]) -> list[Hit]:
+    def _nth_of_named(self, q: Query, hits: list[Hit]) -> tuple[list[Hit], tuple[str, int, str] | None]:
         """「建设方案的第二部分写什么」: the second part of the clause whose heading the words before 第二部分 name
         best (at least two characters in common; 附件3 names attachment 3), first; the rest as ranked. Parts
-        whose labels carry the counter (申请表 第三栏) are counted among themselves."""
+        whose labels carry the counter (申请表 第三栏) are counted among themselves. A place the named whole does not
+        have (协议第九条 of eight articles, "step 8 of the formation procedure" of six) puts the whole first and is
+        returned beside the hits — (the whole, the place, its counter) — so the answer says there is no such part."""
         if not hits:
-            return hits
+            return hits, None
         if q.english:
             return self._nth_of_named_en(q, hits)
         m = _ORDINAL.search(q.text)
         if m is not None:
-            n = small_int(m.group(1))
-            found = self._named_whole(q.text[:m.start()], max(n, 1), m.group(2))
-            return _put_first(hits, found[1][n - 1]) if found and n >= 1 else hits
+            n, unit, before = small_int(m.group(1)), m.group(2), q.text[:m.start()]
+            found = self._named_whole(before, max(n, 1), unit)
+            if found and n >= 1:
+                return _put_first(hits, found[1][n - 1]), None
+            whole = self._named_whole(before, 1, unit) if n >= 2 else None
+            if whole is not None and whole[2] and len(whole[1]) < n:
+                return _put_first(hits, whole[0]), (whole[0], n, unit)
+            return hits, None
         m = _COUNT_OF.search(q.text)  # 「协议模板一共有几条」: the whole it counts, first (its lead counts the parts)
         found = self._named_whole(q.text[:m.start()], 2, m.group(1)) if m is not None else None
-        return _put_first(hits, found[0]) if found and found[2] else hits
-
-    def _beyond_named(self, q: Query) -> tuple[str, int, str] | None:
-        """A part asked by a place its named whole does not have (协议第九条 of eight articles, "step 8 of the
-        formation procedure" of six): (the whole, the place, its counter) — the answer says there is no such part
-        and what there is. None when the place exists, or no whole is named."""
-        if q.english:
-            place = self._place_en(q.text)
-            if place is None:
-                return None
-            n, unit, found = place
-            return (found[0], n, unit) if len(found[1]) < n else None
-        m = _ORDINAL.search(q.text)
-        if m is None:
-            return None
-        n, unit, before = small_int(m.group(1)), m.group(2), q.text[:m.start()]
-        if n < 2 or self._named_whole(before, n, unit) is not None:
-            return None
-        whole = self._named_whole(before, 1, unit)
-        return (whole[0], n, unit) if whole is not None and whole[2] and len(whole[1]) < n else None
+        return (_put_first(hits, found[0]) if found and found[2] else hits), None
 
     def _named_whole(self, before: str, n: int, unit: str) -> tuple[str, list[str], bool] | None:
         """The clause (with at least ``n`` parts) that the words just before an ordinal or a count name: its heading
@@ -550,14 +535,17 @@ class Retriever:
                 tied = True  # 「组建…」 names 组建原则, 组建条件 and 组建程序 alike: none
         return None if tied else best
 
-    def _nth_of_named_en(self, q: Query, hits: list[Hit]) -> list[Hit]:
+    def _nth_of_named_en(self, q: Query, hits: list[Hit]) -> tuple[list[Hit], tuple[str, int, str] | None]:
         """The English form: "section 2 of the construction plan", "the first step of the formation procedure":
-        the whole is the clause with that many parts sharing most heading words with the words after "of"."""
+        the whole is the clause sharing most heading words with the words after "of"; a place it does not have
+        ("article 9 of the agreement") puts the whole first, as in Chinese."""
         place = self._place_en(q.text)
         if place is None:
-            return hits
-        n, _, (_, parts) = place
-        return _put_first(hits, parts[n - 1]) if 1 <= n <= len(parts) else hits
+            return hits, None
+        n, unit, (whole, parts) = place
+        if n > len(parts):
+            return _put_first(hits, whole), (whole, n, unit)
+        return (_put_first(hits, parts[n - 1]) if n >= 1 else hits), None
 
     def _place_en(self, text: str) -> tuple[int, str, tuple[str, list[str]]] | None:
         """An English place in a named whole ("article 9 of the agreement", "the first step in forming …"): the

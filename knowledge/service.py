@@ -634,8 +634,7 @@ class QAService:
     def _beyond_lead(self, beyond: tuple[str, int, str], lang: str) -> str | None:
         """「协议第九条」 of eight: there is no such part, and the parts there are (see ``compose.beyond_lead``)."""
         cid, n, unit = beyond
-        counter = unit if lang != "en" else ""
-        kids = self.corpus.counted_parts(cid, counter) if counter else list(self.corpus.clauses[cid].children)
+        kids = self.corpus.counted_parts(cid, unit if lang != "en" else "")  # "": all of them
         return beyond_lead(n, unit, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
 
     def _part_name(self, cid: str, lang: str) -> str:
