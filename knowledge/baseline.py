@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 SETS = {"dev": ROOT.parent / "shared" / "eval" / "dev_questions.yaml", "paraphrases": DATA / "qa_paraphrases.yaml",
         "train_extra": DATA / "qa_train_extra.yaml", "train_more": DATA / "qa_train_more.yaml",
-        "train_new": DATA / "qa_train_new.yaml", "train_en": DATA / "qa_train_en.yaml", "heldout": DATA / "qa_heldout.yaml"}
+        "train_new": DATA / "qa_train_new.yaml", "train_en": DATA / "qa_train_en.yaml", "train_seven": DATA / "qa_train_seven.yaml",
+        "heldout": DATA / "qa_heldout.yaml"}
 BASELINE = DATA / "qa_baseline.json"
 
 
