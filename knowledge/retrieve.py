@@ -48,12 +48,22 @@ _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 # a part named by its place in a named whole (建设方案的第二部分 / 协议模板第五条 / 组建程序的第一步)
 _ORDINAL = re.compile(rf"第([{CN_NUM}\d]{{1,2}})(?:个)?(部分|条|栏|步|项|点|节|款)")
 _WHOLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,10}$")
+# the first or the last part of a named whole (协议模板最后那条 / 建设方案最开头那部分): 1 or -1
+_END_PLACE = re.compile(r"(最后|最末|末尾|最开头|开头|最前面)(?:的)?(?:一|那|这)?(?:个)?(部分|条|栏|步|项|点|节|款)")
 _COUNT_OF = re.compile(r"(?:一共|总共|共)?(?:有|分)?(?<!第)几(?:个)?(部分|条|栏|步|项|点|节|款)")
 _EN_ORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
-_ORDINAL_EN = re.compile(rf"\b(?:(?P<unit>section|article|part|step|item|box|field|note|clause|point)\s+(?P<num>\d{{1,2}})|"
-                         rf"(?:the\s+)?(?P<word>{'|'.join(_EN_ORDS)})\s+(?P<unit2>section|article|part|step|item|box|"
+_EN_NUMS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_EN_PART = r"section|article|part|step|item|box|field|note|clause|point"
+_EN_NUM = rf"\d{{1,2}}|{'|'.join(_EN_NUMS)}"
+_ORDINAL_EN = re.compile(rf"\b(?:(?P<unit>{_EN_PART})\s+(?P<num>{_EN_NUM})|"
+                         rf"(?:the\s+)?(?P<word>{'|'.join(_EN_ORDS)}|last|final)\s+(?P<unit2>section|article|part|step|item|box|"
                          rf"field|note|clause|point|condition|principle|task|measure|requirement))\s+(?:of|in|for)\s+(?:the\s+|our\s+|a\s+)?(?P<whole>[a-z][a-z \-]{{2,50}})",
                          re.I)
+# the whole named first, its place after ("Agreement template, item seven: what is it for?" / "the agreement's last
+# article"): the words up to a comma, colon or possessive, then the place
+_PLACE_AFTER_EN = re.compile(rf"^\W*(?:(?:in|on|for|about)\s+)?(?:the\s+|our\s+)?(?P<whole>[a-z][a-z \-]{{2,50}}?)"
+                             rf"(?:\s*[,:;\u2013\u2014]\s*|'s\s+|\s+-\s+)(?:.*?\b)?(?:(?P<unit>{_EN_PART})\s+(?P<num>{_EN_NUM})|"
+                             rf"(?:the\s+)?(?P<word>{'|'.join(_EN_ORDS)}|last|final)\s+(?P<unit2>{_EN_PART}))\b", re.I)
 _STEPPED = {"procedure", "process", "step"}  # heading words of a whole made of steps
 _EN_GENERIC = {"consortium", "consortia", "innovation", "yunnan", "province", "provincial", "scheme"}
 # the word an English label uses for a counted part ("Attachment 1, form part 3", "filling note 2")
@@ -492,6 +502,11 @@ class Retriever:
         if q.english:
             return self._nth_of_named_en(q, hits)
         m = _ORDINAL.search(q.text)
+        end = _END_PLACE.search(q.text) if m is None else None
+        if end is not None:  # 协议模板最后那条: the whole's last (or first) part
+            found = self._named_whole(q.text[:end.start()], 1, end.group(2))
+            return (_put_first(hits, found[1][-1 if end.group(1) in ("最后", "最末", "末尾") else 0]) if found
+                    else hits), None
         if m is not None:
             n, unit, before = small_int(m.group(1)), m.group(2), q.text[:m.start()]
             found = self._named_whole(before, max(n, 1), unit)
@@ -543,6 +558,8 @@ class Retriever:
         if place is None:
             return hits, None
         n, unit, (whole, parts) = place
+        if n == -1:  # the last one
+            return _put_first(hits, parts[-1]), None
         if n > len(parts):
             return _put_first(hits, whole), (whole, n, unit)
         return (_put_first(hits, parts[n - 1]) if n >= 1 else hits), None
@@ -550,13 +567,18 @@ class Retriever:
     def _place_en(self, text: str) -> tuple[int, str, tuple[str, list[str]]] | None:
         """An English place in a named whole ("article 9 of the agreement", "the first step in forming …"): the
         place, its unit word and the whole (its id and its parts as counted); None when none is asked or named."""
-        m = _ORDINAL_EN.search(text)
-        if m is None:
-            return None
-        n = int(m.group("num")) if m.group("num") else _EN_ORDS.index(m.group("word").lower()) + 1
-        unit = (m.group("unit") or m.group("unit2")).lower()
-        found = self._whole_en(m.group("whole"), unit)
-        return (n, unit, found) if found else None
+        for pattern in (_ORDINAL_EN, _PLACE_AFTER_EN):
+            m = pattern.search(text)
+            if m is None:
+                continue
+            num, word = (m.group("num") or "").lower(), (m.group("word") or "").lower()
+            n = (int(num) if num.isdigit() else _EN_NUMS.index(num) + 1 if num else
+                 -1 if word in ("last", "final") else _EN_ORDS.index(word) + 1)
+            unit = (m.group("unit") or m.group("unit2")).lower()
+            found = self._whole_en(m.group("whole"), unit)
+            if found:
+                return n, unit, found
+        return None
 
     def _whole_en(self, named: str, unit: str) -> tuple[str, list[str]] | None:
         """The clause made of parts whose heading shares most words with ``named`` (the words after

@@ -126,6 +126,12 @@ def test_the_part_after_the_one_named(q: str, first: str, then: str) -> None:
     ("What does article 5 of the agreement template cover?", "A2.5"),
     ("What do we write in box 3 of the application form?", "A1.form.3"),
     ("What is the second condition for the lead unit?", "4.1.2"),
+    ("协议模板最后那条讲什么", "A2.8"),  # the last (or first) part, by its place
+    ("建设方案提纲最开头那部分写什么", "A3.1"),
+    ("组建程序最后一步是啥", "5.6"),
+    ("What is the last step of the formation procedure?", "5.6"),
+    ("Agreement template, article three: what is it about?", "A2.3"),  # the whole named before the place
+    ("Construction plan outline - what goes in part 4?", "A3.4"),
 ])
 def test_a_part_named_by_its_place_in_a_named_whole(q: str, part: str) -> None:
     ans = service().answer(q, today=TODAY)
