@@ -14,7 +14,8 @@ Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphra
    neither a gradient-boosted classifier (0.899–0.906) nor a listwise softmax over each question's clauses
    (0.910) did better.
 2. **Gate**: one row per question with the question-level features under the fitted fusion, label 1 for
-   in-scope; logistic regression; thresholds: ``refuse`` is the middle of the probabilities that trade OOS
+   in-scope (a question refused before the gate — by an out-of-scope shape, or a quantity its best clause does
+   not give — is not a row); logistic regression; thresholds: ``refuse`` is the middle of the probabilities that trade OOS
    refused against in-scope refused best (a false refusal weighs three; within 0.005 of the best), ``answer`` the one that
    sends at most 5 % of the in-scope questions to clarify; between the two the bot asks back ("您是想问").
 The report (CV figures, class counts, the chosen C) is written into the file beside the weights.
@@ -182,6 +183,8 @@ def main() -> int:
         if q.oos_shapes:  # refused by shape before the gate is asked
             continue
         ret = svc.retriever.rank(q, sig, refs, d)
+        if ret.hits and svc.number_not_given(q.text, ret.hits):
+            continue  # a quantity the best clause does not give: refused whatever the gate says
         gate_rows.append([ret.features[f] for f in GATE_FEATURES])
         labels.append(lab)
     gx, gy = np.array(gate_rows), np.array(labels)

@@ -533,7 +533,7 @@ class QAService:
         ret.hits = self._newer_first(ret.hits, today)
         if kind == "refused":
             return self._refusal(raw, lang, ret, prev_ctx, feats)
-        if not parts and not topic and ret.hits and self._number_not_given(clean_question(raw)[0], ret.hits):
+        if not parts and not topic and ret.hits and self.number_not_given(clean_question(raw)[0], ret.hits):
             return self._no_number(raw, lang, ret, prev_ctx, feats)
         if kind == "clarify":
             opts = [Option(h.clause, self._label(h.clause, lang), self._gist(h.clause, lang)) for h in ret.hits[:3]]
@@ -700,7 +700,7 @@ class QAService:
         return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=[h.clause for h in ret.hits],
                       context=ctx, features=feats)
 
-    def _number_not_given(self, text: str, hits: Sequence[Hit]) -> bool:
+    def number_not_given(self, text: str, hits: Sequence[Hit]) -> bool:
         """A quantity is asked (多少 / 比例 / 几个工作日 / how much …) with no number in the question to compute from
         (申请150万 / 5家企业 lead to a computed answer), nothing else is asked beside it (「存续几年 绩效评价看哪些方面」:
         the other part may be answered), and the best clause does not say one."""
