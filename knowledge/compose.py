@@ -62,7 +62,7 @@ def is_yes_no(text: str) -> bool:
 
 
 _COUNTERS = "个条项部分步种类家方面份"
-_ASKS_COUNT = re.compile(rf"(?:几|多少)([{_COUNTERS}])|how many|number of", re.I)
+_ASKS_COUNT = re.compile(r"(?:几|多少)(部分|方面|[个条项步种类家份])|how many|number of", re.I)
 _NUM = "一二两三四五六七八九十\\d"
 _STATES_COUNT_EN = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|\d+) (?:\w+ )?(?:parts|steps|"
                               r"principles|conditions|attachments|tasks|items|sections|kinds|types|measures|articles)\b",
@@ -81,6 +81,22 @@ def _states_count(text: str, counter: str) -> bool:
     if counter == "n" or not has_cjk(text):
         return bool(_STATES_COUNT_EN.search(text)) or bool(re.search(rf"[{_NUM}]+[{_COUNTERS}]", text))
     return bool(re.search(rf"[{_NUM}]+{counter}", text))
+
+
+_HOW_MANY_EN = re.compile(r"\b(?:how many|number of)\s+([a-z]+?)(?:e?s)?\b", re.I)
+
+
+def counts_whole(question: str, heading: str) -> bool:
+    """A how-many question counts what ``heading`` names: the heading's last word (组建原则 → 原则, 支持措施 →
+    措施) is in the question, or in English the word counted ("how many principles") is in the heading (not
+    "how many consortia" against "Conditions for the lead unit")."""
+    if not heading:
+        return False
+    if has_cjk(heading):
+        head = re.sub(r"[^\u3400-\u9fff]", "", heading)[-2:]
+        return len(head) == 2 and head in question
+    m = _HOW_MANY_EN.search(question)
+    return m is not None and len(m.group(1)) > 2 and m.group(1).lower() in heading.lower()
 
 
 def _grams(text: str) -> set[str]:
@@ -122,12 +138,28 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     return card.facets[-neg] if top > 0 else None
 
 
+BRANCH_TIE = 0.02  # a second facet this near the picked one is asked about as much
+
+
+def rival_facet(card: Card, sims: dict[int, float], facet: Facet | None) -> Facet | None:
+    """Another facet of ``card`` that Chroma found about as near the question as the picked ``facet`` (within
+    ``BRANCH_TIE``), else None."""
+    if facet is None or facet not in card.facets:
+        return None
+    i = card.facets.index(facet)
+    if i not in sims:
+        return None
+    near = [(v, j) for j, v in sims.items() if j != i and 0 <= j < len(card.facets) and v >= sims[i] - BRANCH_TIE]
+    return card.facets[max(near)[1]] if near else None
+
+
 _ORIENTED = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|原则上)[，,：:]?|(?:yes|no)\b", re.I)
 # a plain yes/no opening (是，… / Yes, …): dropped when the question asked no yes/no
 _VERDICT_HEAD = re.compile(r"(?:是|可以|不可以|能|不能|不是)[，,]\s*|(?:yes|no)[,:]\s+", re.I)
 # an answer that already opens with its verdict (须：… / 不得… / It must …): no oriented answer goes before it
 _VERDICT = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|须|必须|无须|不得|需要|不需要|应当?)[，,：:]|"
                       r"(?:yes|no|it must|it need|it does|it is)\b", re.I)
+_BRANCHES = re.compile(r"；|;\s")  # a gist stating several cases of one rule (自上而下…直接申报；自下而上…先报属地)
 FRAGMENT = 0.8  # a facet answer whose character pairs/words are at least this share of the gist's is a part of it
 
 
@@ -175,7 +207,7 @@ def asked(text: str) -> Asked:
                  asks_restriction(text))
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked) -> str:
+def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet | None = None) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
@@ -184,7 +216,10 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked) -> str:
     names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not; a question
     choosing between two (``choice``, see ``asks_choice``: 直接交省厅还是先给市科技局) that is not yes/no gets the
     gist when it says what the facet says and more (the other branch of the rule: 自上而下的直接申报；自下而上的
-    先报属地…), since one facet states one branch."""
+    先报属地…), since one facet states one branch. A yes/no question about as near to another facet (``rival``, see
+    ``rival_facet``) gets the gist when the gist states several cases (；) and the two facets' answers are two of them
+    (要不要州市科技局出推荐意见: the top-down case applies directly, the bottom-up one through the local authority)
+    and neither has an oriented answer: the answer depends on the case."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
     if q.count and facet is not None and _states_count(gist, q.count) and not _states_count(text, q.count):
@@ -192,6 +227,10 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked) -> str:
     if q.place and facet is not None and _states_place(gist) and not _states_place(text):
         text, facet = gist, None
     if q.choice and not q.yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
+        text, facet = gist, None
+    if q.yes_no and facet is not None and facet.polar is None and rival is not None and rival.polar is None \
+            and _BRANCHES.search(gist) and _fragment_of(text, gist) \
+            and _fragment_of(rival.en if lang == "en" else rival.zh, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
@@ -317,12 +356,22 @@ class Amount:
     text: str
 
 
+# a bound, not an amount of the asker's (财政支持不到200万的项目 / 200万及以上 / projects under 2 million)
+_BOUND_BEFORE = re.compile(r"(?:不到|不足|低于|少于|超过|高于|多于|未满|\b(?:under|below|over|above|less than|more than))\s*$",
+                           re.I)
+_BOUND_AFTER = re.compile(r"^\s*(?:万元|万|元|块|亿元|亿|million|yuan)?\s*(?:及以上|以上|以下|及以下|以内|or (?:more|less|above|below))",
+                          re.I)
+
+
 def amounts(question: str) -> list[Amount]:
     """Money amounts in a question (a number with a money unit), each with what it is: the provincial
-    funds requested or the self-raised funds, judged by the words just before it."""
+    funds requested or the self-raised funds, judged by the words just before it. A bound (不到200万 / 200万及以上
+    / under 2 million) is no amount: it names a class of projects, not a sum to compute with."""
     out: list[Amount] = []
     for n in find_numbers(question):
         after = question[n.end:n.end + 12]
+        if _BOUND_BEFORE.search(question[max(0, n.start - 10):n.start]) or _BOUND_AFTER.match(after):
+            continue
         m = _MONEY_UNIT.match(after)
         unit = n.unit
         value = n.value

@@ -36,12 +36,14 @@ from knowledge.compose import (
     beyond_lead,
     card_lead,
     count_lead,
+    counts_whole,
     deadline_lead,
     funding_lead,
     members_lead,
     part_verdict,
     pick_facet,
     place_lead,
+    rival_facet,
     split_parts,
     states_number,
 )
@@ -570,7 +572,7 @@ class QAService:
             if lead is None and ret.beyond is not None and ret.beyond[0] == h.clause:
                 lead = self._beyond_lead(ret.beyond, lang)
             if lead is None:
-                lead = card_lead(card, facet, lang, shape) if card else \
+                lead = card_lead(card, facet, lang, shape, rival_facet(card, h.facet_sims, facet)) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)
@@ -627,6 +629,12 @@ class QAService:
         does not say it (see ``compose.count_lead``)."""
         counter = asks_count(text)
         kids = self.corpus.counted_parts(cid, counter) if counter else []
+        parent = self.corpus.clauses[cid].parent
+        if counter not in ("", "家") and len(kids) < 2 and parent is not None \
+                and counts_whole(text, self._part_name(parent, lang)):
+            # 「组联合体讲究哪几条原则」 answered by 二、（一）: the question counts what the whole's heading names
+            # (组建原则), so it counts the whole's parts (几家 counts units, never parts)
+            cid, kids = parent, self.corpus.counted_parts(parent, counter)
         if len(kids) < 2:
             return None
         return count_lead(counter, lead, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)

@@ -721,3 +721,43 @@ def test_asking_whether_it_is_required_keeps_the_requirement() -> None:
 def test_whether_there_is_a_limit_is_answered_yes_by_a_prohibition(q: str, lead: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.lead.startswith(lead), ans.lead
+
+
+def test_a_bound_is_no_amount_to_compute_with() -> None:
+    from knowledge.compose import amounts
+    assert amounts("财政支持不到200万的项目要列进申请表吗") == []
+    assert amounts("200万及以上的项目都要填吗") == []
+    assert amounts("Do projects under 2 million yuan count?") == []
+    assert [a.role for a in amounts("申请80万、自筹120万够不够")] == ["requested", "raised"]
+
+
+def test_a_threshold_question_is_not_answered_with_the_funding_sum() -> None:
+    ans = service().answer("牵头和成员单位承单的省级项目 财政支持不到200万的还要列进申请表吗", today=TODAY)
+    assert "自筹经费至少需" not in ans.lead and "200万及以上" in ans.lead, ans.lead
+
+
+@pytest.mark.parametrize(("q", "has"), [
+    ("组联合体讲究哪几条原则哈", "组建原则共三条"),
+    ("省里支持联合体的措施有几方面", "支持措施共五方面"),
+])
+def test_counting_what_the_whole_names_counts_the_whole(q: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert has in ans.lead, ans.lead
+
+
+def test_counts_whole_needs_the_heading_to_name_what_is_counted() -> None:
+    from knowledge.compose import counts_whole
+    assert counts_whole("组联合体讲究哪几条原则", "组建原则")
+    assert not counts_whole("一家企业能牵头几个联合体", "创新联合体牵头单位应具备的条件")
+    assert counts_whole("How many conditions must the lead meet?", "Conditions for the lead unit")
+    assert not counts_whole("Is there a limit on how many consortia a company can lead?", "Conditions for the lead unit")
+
+
+@pytest.mark.parametrize(("q", "has"), [
+    ("要不要州市科技局出推荐意见啊", ("直接", "属地")),
+    ("Our Yunnan partner says the local science bureau must always recommend us. Is that true in every case?",
+     ("directly", "bottom-up")),
+])
+def test_a_yes_no_question_on_a_rule_with_cases_gets_both_cases(q: str, has: tuple[str, str]) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert all(h in ans.lead for h in has), ans.lead
