@@ -478,12 +478,21 @@ def small_int(s: str) -> int:
     return int(s) if s.isdigit() else int(cn_numeral(s) or 0)
 
 
+# a lead unit listed without a number beside the counted members (a lead plus 9 partners / 牵头单位加7家成员): one
+_ONE_LEAD_EN = re.compile(r"(?:^|\b(?:a|an|one|the|our)\s+)lead(?:\s+(?:unit|company|firm|enterprise|organi[sz]ation))?"
+                          r"\s*(?:\+|\bplus\b|\band\b|,|with\b)", re.I)
+_ONE_LEAD_ZH = re.compile(r"(?<![家个所\d一两二三四五六七八九十])牵头(?:单位|企业|公司)?(?:加|\+|和|，|,|带)")
+
+
 def members_lead(question: str, lang: str) -> str | None:
     """The form's member total when the question counts the units (1家牵头 + 7家成员 → 8): the total includes
-    the lead unit(s) and the member units. None unless the question gives at least two counts of units."""
+    the lead unit(s) and the member units. None unless the question gives at least two counts of units (a lead
+    unit listed without a number counts one)."""
     found = [m.group(1) for m in (_UNITS_EN if lang == "en" else _UNITS_ZH).finditer(question)]
     if lang != "en" and len(found) < 2:
-        found = [m.group(1) for m in _UNITS_EN.finditer(question)]
+        found = [m.group(1) for m in _UNITS_EN.finditer(question)] or found
+    if found and (_ONE_LEAD_EN if lang == "en" else _ONE_LEAD_ZH).search(question):
+        found.insert(0, "1")
     counts = [small_int(x) for x in found]
     if len(counts) < 2 or not all(0 < c <= 200 for c in counts):
         return None
@@ -542,7 +551,8 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
-_SEP = re.compile(r"[？?；;]|(?<=[\u3400-\u9fff])。|，?(?:另外|还有|以及|此外|再问一下|顺便问一下)|,?\s+(?:and also|also,|plus)\s+", re.I)
+_SEP = re.compile(r"[？?；;]|(?<=[\u3400-\u9fff])。|，?(?:另外|还有|以及|此外|再问一下|顺便问一下)|,?\s+(?:and also|also,)\s+|,\s*plus\s+",
+                  re.I)  # "plus" joins questions only after a comma: 「a lead plus 9 partners」 is one thing
 _EACH = re.compile(r"各|分别|各自|respectively|each", re.I)
 
 

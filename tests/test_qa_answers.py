@@ -761,3 +761,21 @@ def test_counts_whole_needs_the_heading_to_name_what_is_counted() -> None:
 def test_a_yes_no_question_on_a_rule_with_cases_gets_both_cases(q: str, has: tuple[str, str]) -> None:
     ans = service().answer(q, today=TODAY)
     assert all(h in ans.lead for h in has), ans.lead
+
+
+@pytest.mark.parametrize(("q", "lang", "lead"), [
+    ("we have a lead plus 9 partners. total number on the form?", "en", "10:"),
+    ("lead company + 4 member firms + 2 universities + 1 institute, total members?", "en", "8:"),
+    ("牵头单位加7家成员，成员总数填几", "zh", "填8"),
+    ("我们联合体有5家企业2所高校1个研究所，申请表成员总数填几", "zh", "填8"),  # the lead is one of the five
+])
+def test_a_lead_listed_without_a_number_counts_one(q: str, lang: str, lead: str) -> None:
+    from knowledge.compose import members_lead
+    got = members_lead(q, lang)
+    assert got is not None and got.startswith(lead), got
+
+
+def test_plus_between_two_nouns_does_not_split_a_question() -> None:
+    from knowledge.compose import split_parts
+    assert split_parts("we have a lead plus 9 partners. total number on the form?", []) == []
+    assert len(split_parts("What is the ratio, plus when is the report due?", [])) == 2
