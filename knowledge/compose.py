@@ -226,7 +226,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         text, facet = gist, None
     if q.place and facet is not None and _states_place(gist) and not _states_place(text):
         text, facet = gist, None
-    if q.choice and not q.yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
+    if q.choice and not q.yes_no and facet is not None and len(card.facets) > 1 and (_fragment_of(text, gist) or
+                                                                                  rival is not None):
         text, facet = gist, None
     if q.yes_no and facet is not None and facet.polar is None and rival is not None and rival.polar is None \
             and _BRANCHES.search(gist) and _fragment_of(text, gist) \
