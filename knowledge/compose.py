@@ -216,7 +216,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
     names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not; a question
     choosing between two (``choice``, see ``asks_choice``: 直接交省厅还是先给市科技局) that is not yes/no gets the
     gist when it says what the facet says and more (the other branch of the rule: 自上而下的直接申报；自下而上的
-    先报属地…), since one facet states one branch. A yes/no question about as near to another facet (``rival``, see
+    先报属地…), since one facet states one branch (also when it is about as near to another facet, ``rival``: 看结果还是
+    看过程 — the gist says both what is judged and what follows). A yes/no question about as near to another facet (``rival``, see
     ``rival_facet``) gets the gist when the gist states several cases (；) and the two facets' answers are two of them
     (要不要州市科技局出推荐意见: the top-down case applies directly, the bottom-up one through the local authority)
     and neither has an oriented answer: the answer depends on the case."""
