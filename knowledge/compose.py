@@ -349,6 +349,29 @@ def place_lead(lead: str, question: str, lang: str) -> str:
     return f"{lead[:m.end()]} (the {_ORDINALS_EN[int(m.group(3))]} {label.lower()}){lead[m.end():]}"
 
 
+_ORDINAL_ZH = re.compile(rf"第[{_NUM}]+(?:条|项|部分|栏|步|个|点)")
+_ORDINAL_EN = re.compile(r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|last|\d+(?:st|nd|rd|th))\s+(?:\w+\s+)?"
+                         r"(?:principle|part|section|article|item|measure|task|step|condition)s?\b", re.I)
+_WHAT_ZH = re.compile(r"(?:讲|说|写|指)的?是?(?:啥|什么)|是(?:啥|什么)|(?:什么|啥)内容|讲(?:啥|什么)")
+HEADING_CHARS = 24  # a heading longer than this (a form section's full caption) is no name to open with
+
+
+def heading_lead(lead: str, heading: str, question: str, lang: str) -> str:
+    """A question naming a part by its ordinal and asking what it is (组建原则里第一条讲的是啥 / what is the second
+    principle) hears the part's heading first (「遵循市场机制：坚持自愿原则…」): the heading is the part's name.
+    Not when the lead names it already, says the place itself (协议第一条…), or the heading is a long caption."""
+    if not heading or len(heading) > (3 * HEADING_CHARS if lang == "en" else HEADING_CHARS) \
+            or heading.lower() in lead.lower() or _states_place(lead):
+        return lead
+    if lang == "en":
+        if not (_ORDINAL_EN.search(question) and re.search(r"\bwhat\b", question, re.I)):
+            return lead
+        return f"{heading}: {lead}"
+    if not (_ORDINAL_ZH.search(question) and _WHAT_ZH.search(question)):
+        return lead
+    return f"{heading}：{lead}"
+
+
 # -- amounts ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

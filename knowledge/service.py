@@ -39,6 +39,7 @@ from knowledge.compose import (
     counts_whole,
     deadline_lead,
     funding_lead,
+    heading_lead,
     members_lead,
     part_verdict,
     pick_facet,
@@ -576,6 +577,7 @@ class QAService:
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)
+                lead = heading_lead(lead, self._title(h.clause, lang), text, lang)
                 if card:
                     lead = part_verdict(lead, card, facet, text, lang)
             leads.append(lead)
@@ -644,6 +646,11 @@ class QAService:
         cid, n, unit = beyond
         kids = self.corpus.counted_parts(cid, unit if lang != "en" else "")  # "": all of them
         return beyond_lead(n, unit, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
+
+    def _title(self, cid: str, lang: str) -> str:
+        """A clause's own heading ("" when it has none)."""
+        card = self.cards.get(cid)
+        return ((card.title_en if card else "") if lang == "en" else self.corpus.clauses[cid].title).strip()
 
     def _part_name(self, cid: str, lang: str) -> str:
         """A clause's heading, else the first phrase of its gist (四、（五） has no heading of its own)."""

@@ -779,3 +779,14 @@ def test_plus_between_two_nouns_does_not_split_a_question() -> None:
     from knowledge.compose import split_parts
     assert split_parts("we have a lead plus 9 partners. total number on the form?", []) == []
     assert len(split_parts("What is the ratio, plus when is the report due?", [])) == 2
+
+
+def test_a_part_named_by_its_ordinal_is_answered_with_its_heading_first() -> None:
+    from knowledge.compose import heading_lead
+    assert heading_lead("坚持自愿原则，通过平等协商组建。", "遵循市场机制", "组建原则里头第一条讲的是啥", "zh") == \
+        "遵循市场机制：坚持自愿原则，通过平等协商组建。"
+    assert heading_lead("协议第一条列明牵头和成员单位。", "牵头和成员单位", "协议第一条写的是啥", "zh") == \
+        "协议第一条列明牵头和成员单位。"  # the lead names it already
+    assert heading_lead("坚持自愿原则。", "遵循市场机制", "加入是自愿的吗", "zh") == "坚持自愿原则。"  # no ordinal
+    assert heading_lead("It is voluntary.", "Follow market mechanisms", "What is the first principle?", "en") == \
+        "Follow market mechanisms: It is voluntary."
