@@ -790,3 +790,12 @@ def test_a_part_named_by_its_ordinal_is_answered_with_its_heading_first() -> Non
     assert heading_lead("坚持自愿原则。", "遵循市场机制", "加入是自愿的吗", "zh") == "坚持自愿原则。"  # no ordinal
     assert heading_lead("It is voluntary.", "Follow market mechanisms", "What is the first principle?", "en") == \
         "Follow market mechanisms: It is voluntary."
+
+
+def test_a_line_of_the_forms_own_header_is_answered_by_the_form() -> None:
+    from knowledge.compose import own_phrase
+    assert own_phrase("申请表表头里要填协议生效时间吗", "联合体协议生效时间\n职务/职称", "申请表需附组建协议和建设方案") == "协议生效时"
+    assert own_phrase("成果转化的收益咋分", "技术进步和成果转化", "转化收益分配办法") == ""  # four characters are no phrase
+    assert own_phrase("Can we use that on the form?", "confirms that the materials", "the form") == ""  # no content words
+    ans = service().answer("申请表表头里要填协议生效时间吗", today=TODAY)
+    assert ans.citations[0].clause == "A1" and "协议生效时间" in ans.lead, ans.lead
