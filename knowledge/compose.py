@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -100,32 +99,19 @@ def counts_whole(question: str, heading: str) -> bool:
     return m is not None and len(m.group(1)) > 2 and m.group(1).lower() in heading.lower()
 
 
-PHRASE_CHARS = 5  # a run of this many Chinese characters (or two English content words) is a phrase of a text's own
-_STOP_EN = frozenset(["the", "and", "for", "are", "our", "you", "your", "with", "what", "does", "need", "have", "has",
-                      "this", "that", "from", "into", "can", "must", "should", "will", "would", "who", "how", "which",
-                      "there", "any", "all", "put", "use", "its", "their", "them", "they", "was", "were", "been"])
+PHRASE_CHARS = 5  # a run of this many Chinese characters is a phrase of a text's own
 
 
 def own_phrase(question: str, whole: str, part: str) -> str:
-    """A phrase of the question (five Chinese characters in a row, or two English content words) that ``whole``
-    says and ``part`` does not (协议生效时间 is a line of the form's header, not of its note on attachments); ""
-    when none."""
-    def flat(t: str) -> str:
-        return re.sub(r"\s+", "", t)
-    w, p = flat(whole), flat(part)
+    """A phrase of the question (five Chinese characters in a row) that ``whole`` says and ``part`` does not
+    (协议生效时间 is a line of the form's header, not of its note on attachments); "" when none. Not in English:
+    two words the header and the question share ("lead unit") name the whole form as often as one of its lines."""
+    w, p = re.sub(r"\s+", "", whole), re.sub(r"\s+", "", part)
     for run in re.findall(r"[\u3400-\u9fff]+", question):
         for i in range(len(run) - PHRASE_CHARS + 1):
             piece = run[i:i + PHRASE_CHARS]
             if piece in w and piece not in p:
                 return piece
-    words = re.findall(r"[a-z]{3,}", question.lower())
-    wl, pl = " ".join(re.findall(r"[a-z]+", whole.lower())), " ".join(re.findall(r"[a-z]+", part.lower()))
-    for a, b in itertools.pairwise(words):
-        if a in _STOP_EN or b in _STOP_EN:
-            continue
-        pair = f"{a} {b}"
-        if f" {pair} " in f" {wl} " and f" {pair} " not in f" {pl} ":
-            return pair
     return ""
 
 

@@ -600,17 +600,15 @@ class QAService:
     def _whole_answers(self, cid: str, text: str) -> str | None:
         """The parent of ``cid`` when the question's words are in the parent's own text rather than in ``cid``
         (申请表表头里要填协议生效时间吗 found 附件1's note on attachments: 协议生效时间 is a line of the form's own
-        header): a phrase of the question (``compose.own_phrase``) is in the parent's own sentences (or their
-        reference translation) and nowhere in ``cid``'s text or card. None otherwise."""
+        header): a phrase of the question (``compose.own_phrase``) is in the parent's own text and nowhere in
+        ``cid``'s text or card. None otherwise."""
         c = self.corpus.clauses.get(cid)
         parent = self.corpus.clauses.get(c.parent) if c is not None and c.parent else None
         if c is None or parent is None or not parent.text.strip():
             return None
-        pc, cc = self.cards.get(parent.id), self.cards.get(cid)
-        whole = "\n".join([parent.text, *(pc.en if pc else [])])
-        part = "\n".join([c.text, c.title, cc.english_text() if cc else "", cc.gist.zh if cc else "",
-                          *((f.zh for f in cc.facets) if cc else [])])
-        return parent.id if own_phrase(text, whole, part) else None
+        cc = self.cards.get(cid)
+        part = "\n".join([c.text, c.title, cc.gist.zh if cc else "", *((f.zh for f in cc.facets) if cc else [])])
+        return parent.id if own_phrase(text, parent.text, part) else None
 
     def _computation_first(self, tops: list[Hit], ret: Retrieval, text: str) -> list[Hit]:
         """A question that says what an amount is (申请600万、自筹800万) asks for the sum the funding rule gives:

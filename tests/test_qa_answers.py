@@ -796,6 +796,6 @@ def test_a_line_of_the_forms_own_header_is_answered_by_the_form() -> None:
     from knowledge.compose import own_phrase
     assert own_phrase("申请表表头里要填协议生效时间吗", "联合体协议生效时间\n职务/职称", "申请表需附组建协议和建设方案") == "协议生效时"
     assert own_phrase("成果转化的收益咋分", "技术进步和成果转化", "转化收益分配办法") == ""  # four characters are no phrase
-    assert own_phrase("Can we use that on the form?", "confirms that the materials", "the form") == ""  # no content words
+    assert own_phrase("What if the lead unit breaches it?", "Lead unit: (official seal)", "Article 7") == ""  # no English
     ans = service().answer("申请表表头里要填协议生效时间吗", today=TODAY)
     assert ans.citations[0].clause == "A1" and "协议生效时间" in ans.lead, ans.lead
