@@ -124,6 +124,21 @@ def _grams(text: str) -> set[str]:
 
 
 FACET_TIE = 0.01  # cosines this close are a tie, broken by shared words
+WH_TIE = 0.03  # a facet asked who yields to one this near when the question asks something else
+_WH = [("when", re.compile(r"什么时候|啥时候|何时|哪天|几号|几月|截止|\bwhen\b|deadline", re.I)),
+       ("who", re.compile(r"谁|哪个部门|哪些部门|哪些单位|哪个单位|哪家|\bwho\b|\bwhom\b", re.I)),
+       ("where", re.compile(r"哪里|哪儿|在哪|\bwhere\b", re.I)),
+       ("what", re.compile(r"什么|啥|\bwhat\b", re.I))]
+
+
+def wh_kind(text: str) -> str:
+    """What a question asks for: when / who / where / what (the first that fits, so 什么时候 is when), else ""."""
+    return next((k for k, rx in _WH if rx.search(text)), "")
+
+
+def _asked_as(facet: Facet, kind: str) -> bool:
+    """Most of the facet's questions ask ``kind`` (who / when …)."""
+    return sum(wh_kind(q) == kind for q in facet.q) * 2 > len(facet.q)
 
 
 def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | None:
@@ -145,7 +160,11 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return len(g & _grams(f"{f.zh} {f.en}")) / (len(g) or 1)
 
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
-    if valid:
+    if valid:  # 「要报什么」 is not 「报给谁」: a facet asked who yields to a near one when the question asks what / when / where
+        first, kind = max(valid, key=lambda i: valid[i]), wh_kind(question)
+        if kind not in ("who", "") and _asked_as(card.facets[first], "who"):
+            other = {i: v for i, v in valid.items() if not _asked_as(card.facets[i], "who") and v >= valid[first] - WH_TIE}
+            valid = other or valid
         best = max(valid.values())
         near = [i for i, v in valid.items() if v >= best - FACET_TIE]
         return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]

@@ -799,3 +799,11 @@ def test_a_line_of_the_forms_own_header_is_answered_by_the_form() -> None:
     assert own_phrase("What if the lead unit breaches it?", "Lead unit: (official seal)", "Article 7") == ""  # no English
     ans = service().answer("申请表表头里要填协议生效时间吗", today=TODAY)
     assert ans.citations[0].clause == "A1" and "协议生效时间" in ans.lead, ans.lead
+
+
+def test_a_facet_asked_who_yields_to_a_near_one_when_the_question_asks_what() -> None:
+    from knowledge.compose import wh_kind
+    assert [wh_kind(q) for q in ("年度总结交给谁", "年报什么时候交", "年报要写什么", "Who signs it?", "要盖章吗")] == \
+        ["who", "when", "what", "who", ""]
+    ans = service().answer("加强过城管理要报什么", today=TODAY)
+    assert "总结" in ans.lead and not ans.lead.startswith("报送推荐单位"), ans.lead
