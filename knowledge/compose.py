@@ -562,6 +562,33 @@ def members_lead(question: str, lang: str) -> str | None:
     return f"填{total}：成员总数包括牵头单位和成员单位（{expr}={total}）。"
 
 
+# the form's count lines (企业数量 / 高等学校数量 / 研究机构数量) and the words that name each kind of unit
+_KINDS = {"企业": (r"企业|公司|厂", r"compan(?:y|ies)|firms?|enterprises?", "companies"),
+          "高等学校": (r"高等学校|高校|大学|学院", r"universit(?:y|ies)|colleges?", "universities"),
+          "研究机构": (r"研究机构|研究所|研究院|科研院所|院所", r"research institut(?:e|es|ions?)|institut(?:e|es|ions?)",
+                   "research institutes")}
+
+
+def field_count_lead(question: str, lang: str) -> str | None:
+    """The number for one of the form's count lines when the question asks that line (高校数量那格填几 / number of
+    universities) and counts those units (3家企业、2所高校 → 高等学校数量填2). None otherwise."""
+    for name, (zh, en, en_name) in _KINDS.items():
+        if lang == "en":
+            if not re.search(rf"\bnumber of (?:{en})", question, re.I):
+                continue
+            found = re.findall(rf"\b(\d{{1,3}})\s+(?:\w+\s+)?(?:{en})\b", question, re.I)
+        else:
+            if not re.search(rf"(?:{zh})(?:的)?(?:数量|数目|个数)", question):
+                continue
+            found = re.findall(rf"(\d{{1,3}}|[一两二三四五六七八九十]{{1,3}})\s*(?:家|所|个)\s*(?:{zh})", question)
+        counts = [small_int(x) for x in found]
+        if not counts or not all(0 < c <= 200 for c in counts):
+            return None
+        n = sum(counts)
+        return f"{n}: the number of {en_name} on the form is {n}." if lang == "en" else f"{name}数量填{n}。"
+    return None
+
+
 def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> str | None:
     """Days left to this year's annual report (card fact ``annual_report_due``: MM-DD)."""
     due_md = card.facts.get("annual_report_due")

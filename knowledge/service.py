@@ -38,6 +38,7 @@ from knowledge.compose import (
     count_lead,
     counts_whole,
     deadline_lead,
+    field_count_lead,
     funding_lead,
     heading_lead,
     members_lead,
@@ -626,6 +627,10 @@ class QAService:
         facts = card.facts if card else {}
         if "ratio" in facts:
             got = funding_lead(text, lang, str(facts["ratio"]))
+            if got:
+                return got
+        if facts.get("form_counts"):
+            got = field_count_lead(text, lang)
             if got:
                 return got
         if facts.get("member_total") == "lead_and_members":

@@ -807,3 +807,14 @@ def test_a_facet_asked_who_yields_to_a_near_one_when_the_question_asks_what() ->
         ["who", "when", "what", "who", ""]
     ans = service().answer("加强过城管理要报什么", today=TODAY)
     assert "总结" in ans.lead and not ans.lead.startswith("报送推荐单位"), ans.lead
+
+
+@pytest.mark.parametrize(("q", "lang", "lead"), [
+    ("我们联合体有3家企业、2所高校和1家检测机构，申请表上高校数量那格填几", "zh", "高等学校数量填2。"),
+    ("4 companies and 2 universities: number of universities on the form?", "en", "2: the number of universities"),
+    ("我们联合体有5家企业2所高校1个研究所，申请表成员总数填几", "zh", None),  # the total, not one line
+])
+def test_a_count_line_of_the_form_gets_the_askers_count(q: str, lang: str, lead: str | None) -> None:
+    from knowledge.compose import field_count_lead
+    got = field_count_lead(q, lang)
+    assert (got is None) if lead is None else (got or "").startswith(lead), got
