@@ -62,7 +62,7 @@ def is_yes_no(text: str) -> bool:
 
 
 _COUNTERS = "个条项部分步种类家方面份"
-_ASKS_COUNT = re.compile(rf"(?:几|多少)([{_COUNTERS}])|how many|number of", re.I)
+_ASKS_COUNT = re.compile(r"(?:几|多少)(部分|方面|[个条项步种类家份])|how many|number of", re.I)
 _NUM = "一二两三四五六七八九十\\d"
 _STATES_COUNT_EN = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|\d+) (?:\w+ )?(?:parts|steps|"
                               r"principles|conditions|attachments|tasks|items|sections|kinds|types|measures|articles)\b",
@@ -83,6 +83,38 @@ def _states_count(text: str, counter: str) -> bool:
     return bool(re.search(rf"[{_NUM}]+{counter}", text))
 
 
+_HOW_MANY_EN = re.compile(r"\b(?:how many|number of)\s+([a-z]+?)(?:e?s)?\b", re.I)
+
+
+def counts_whole(question: str, heading: str) -> bool:
+    """A how-many question counts what ``heading`` names: the heading's last word (组建原则 → 原则, 支持措施 →
+    措施) is in the question, or in English the word counted ("how many principles") is in the heading (not
+    "how many consortia" against "Conditions for the lead unit")."""
+    if not heading:
+        return False
+    if has_cjk(heading):
+        head = re.sub(r"[^\u3400-\u9fff]", "", heading)[-2:]
+        return len(head) == 2 and head in question
+    m = _HOW_MANY_EN.search(question)
+    return m is not None and len(m.group(1)) > 2 and m.group(1).lower() in heading.lower()
+
+
+PHRASE_CHARS = 5  # a run of this many Chinese characters is a phrase of a text's own
+
+
+def own_phrase(question: str, whole: str, part: str) -> str:
+    """A phrase of the question (five Chinese characters in a row) that ``whole`` says and ``part`` does not
+    (协议生效时间 is a line of the form's header, not of its note on attachments); "" when none. Not in English:
+    two words the header and the question share ("lead unit") name the whole form as often as one of its lines."""
+    w, p = re.sub(r"\s+", "", whole), re.sub(r"\s+", "", part)
+    for run in re.findall(r"[\u3400-\u9fff]+", question):
+        for i in range(len(run) - PHRASE_CHARS + 1):
+            piece = run[i:i + PHRASE_CHARS]
+            if piece in w and piece not in p:
+                return piece
+    return ""
+
+
 def _grams(text: str) -> set[str]:
     """CJK character pairs and Latin words."""
     low = text.lower()
@@ -92,6 +124,21 @@ def _grams(text: str) -> set[str]:
 
 
 FACET_TIE = 0.01  # cosines this close are a tie, broken by shared words
+WH_TIE = 0.03  # a facet asked who yields to one this near when the question asks something else
+_WH = [("when", re.compile(r"什么时候|啥时候|何时|哪天|几号|几月|截止|\bwhen\b|deadline", re.I)),
+       ("who", re.compile(r"谁|哪个部门|哪些部门|哪些单位|哪个单位|哪家|\bwho\b|\bwhom\b", re.I)),
+       ("where", re.compile(r"哪里|哪儿|在哪|\bwhere\b", re.I)),
+       ("what", re.compile(r"什么|啥|\bwhat\b", re.I))]
+
+
+def wh_kind(text: str) -> str:
+    """What a question asks for: when / who / where / what (the first that fits, so 什么时候 is when), else ""."""
+    return next((k for k, rx in _WH if rx.search(text)), "")
+
+
+def _asked_as(facet: Facet, kind: str) -> bool:
+    """Most of the facet's questions ask ``kind`` (who / when …)."""
+    return sum(wh_kind(q) == kind for q in facet.q) * 2 > len(facet.q)
 
 
 def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | None:
@@ -113,7 +160,11 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return len(g & _grams(f"{f.zh} {f.en}")) / (len(g) or 1)
 
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
-    if valid:
+    if valid:  # 「要报什么」 is not 「报给谁」: a facet asked who yields to a near one when the question asks what / when / where
+        first, kind = max(valid, key=lambda i: valid[i]), wh_kind(question)
+        if kind not in ("who", "") and _asked_as(card.facets[first], "who"):
+            other = {i: v for i, v in valid.items() if not _asked_as(card.facets[i], "who") and v >= valid[first] - WH_TIE}
+            valid = other or valid
         best = max(valid.values())
         near = [i for i, v in valid.items() if v >= best - FACET_TIE]
         return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]
@@ -122,12 +173,28 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     return card.facets[-neg] if top > 0 else None
 
 
+BRANCH_TIE = 0.02  # a second facet this near the picked one is asked about as much
+
+
+def rival_facet(card: Card, sims: dict[int, float], facet: Facet | None) -> Facet | None:
+    """Another facet of ``card`` that Chroma found about as near the question as the picked ``facet`` (within
+    ``BRANCH_TIE``), else None."""
+    if facet is None or facet not in card.facets:
+        return None
+    i = card.facets.index(facet)
+    if i not in sims:
+        return None
+    near = [(v, j) for j, v in sims.items() if j != i and 0 <= j < len(card.facets) and v >= sims[i] - BRANCH_TIE]
+    return card.facets[max(near)[1]] if near else None
+
+
 _ORIENTED = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|原则上)[，,：:]?|(?:yes|no)\b", re.I)
 # a plain yes/no opening (是，… / Yes, …): dropped when the question asked no yes/no
 _VERDICT_HEAD = re.compile(r"(?:是|可以|不可以|能|不能|不是)[，,]\s*|(?:yes|no)[,:]\s+", re.I)
 # an answer that already opens with its verdict (须：… / 不得… / It must …): no oriented answer goes before it
 _VERDICT = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|须|必须|无须|不得|需要|不需要|应当?)[，,：:]|"
                       r"(?:yes|no|it must|it need|it does|it is)\b", re.I)
+_BRANCHES = re.compile(r"；|;\s")  # a gist stating several cases of one rule (自上而下…直接申报；自下而上…先报属地)
 FRAGMENT = 0.8  # a facet answer whose character pairs/words are at least this share of the gist's is a part of it
 
 
@@ -175,7 +242,7 @@ def asked(text: str) -> Asked:
                  asks_restriction(text))
 
 
-def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked) -> str:
+def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet | None = None) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
     the gist names what the clause is about and where); a question asking how many (``count``: the counter,
@@ -184,14 +251,23 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked) -> str:
     names the part of the document (申请表第三栏 / Section 3) and the facet's answer does not; a question
     choosing between two (``choice``, see ``asks_choice``: 直接交省厅还是先给市科技局) that is not yes/no gets the
     gist when it says what the facet says and more (the other branch of the rule: 自上而下的直接申报；自下而上的
-    先报属地…), since one facet states one branch."""
+    先报属地…), since one facet states one branch (also when it is about as near to another facet, ``rival``: 看结果还是
+    看过程 — the gist says both what is judged and what follows). A yes/no question about as near to another facet (``rival``, see
+    ``rival_facet``) gets the gist when the gist states several cases (；) and the two facets' answers are two of them
+    (要不要州市科技局出推荐意见: the top-down case applies directly, the bottom-up one through the local authority)
+    and neither has an oriented answer: the answer depends on the case."""
     gist = card.gist.en if lang == "en" else card.gist.zh
     text = (facet.en if lang == "en" else facet.zh) if facet else gist
     if q.count and facet is not None and _states_count(gist, q.count) and not _states_count(text, q.count):
         text, facet = gist, None
     if q.place and facet is not None and _states_place(gist) and not _states_place(text):
         text, facet = gist, None
-    if q.choice and not q.yes_no and facet is not None and len(card.facets) > 1 and _fragment_of(text, gist):
+    if q.choice and not q.yes_no and facet is not None and len(card.facets) > 1 and (_fragment_of(text, gist) or
+                                                                                  rival is not None):
+        text, facet = gist, None
+    if q.yes_no and facet is not None and facet.polar is None and rival is not None and rival.polar is None \
+            and _BRANCHES.search(gist) and _fragment_of(text, gist) \
+            and _fragment_of(rival.en if lang == "en" else rival.zh, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
@@ -308,6 +384,29 @@ def place_lead(lead: str, question: str, lang: str) -> str:
     return f"{lead[:m.end()]} (the {_ORDINALS_EN[int(m.group(3))]} {label.lower()}){lead[m.end():]}"
 
 
+_ORDINAL_ZH = re.compile(rf"第[{_NUM}]+(?:条|项|部分|栏|步|个|点)")
+_ORDINAL_EN = re.compile(r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|last|\d+(?:st|nd|rd|th))\s+(?:\w+\s+)?"
+                         r"(?:principle|part|section|article|item|measure|task|step|condition)s?\b", re.I)
+_WHAT_ZH = re.compile(r"(?:讲|说|写|指)的?是?(?:啥|什么)|是(?:啥|什么)|(?:什么|啥)内容|讲(?:啥|什么)")
+HEADING_CHARS = 24  # a heading longer than this (a form section's full caption) is no name to open with
+
+
+def heading_lead(lead: str, heading: str, question: str, lang: str) -> str:
+    """A question naming a part by its ordinal and asking what it is (组建原则里第一条讲的是啥 / what is the second
+    principle) hears the part's heading first (「遵循市场机制：坚持自愿原则…」): the heading is the part's name.
+    Not when the lead names it already, says the place itself (协议第一条…), or the heading is a long caption."""
+    if not heading or len(heading) > (3 * HEADING_CHARS if lang == "en" else HEADING_CHARS) \
+            or heading.lower() in lead.lower() or _states_place(lead):
+        return lead
+    if lang == "en":
+        if not (_ORDINAL_EN.search(question) and re.search(r"\bwhat\b", question, re.I)):
+            return lead
+        return f"{heading}: {lead}"
+    if not (_ORDINAL_ZH.search(question) and _WHAT_ZH.search(question)):
+        return lead
+    return f"{heading}：{lead}"
+
+
 # -- amounts ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -317,12 +416,22 @@ class Amount:
     text: str
 
 
+# a bound, not an amount of the asker's (财政支持不到200万的项目 / 200万及以上 / projects under 2 million)
+_BOUND_BEFORE = re.compile(r"(?:不到|不足|低于|少于|超过|高于|多于|未满|\b(?:under|below|over|above|less than|more than))\s*$",
+                           re.I)
+_BOUND_AFTER = re.compile(r"^\s*(?:万元|万|元|块|亿元|亿|million|yuan)?\s*(?:及以上|以上|以下|及以下|以内|or (?:more|less|above|below))",
+                          re.I)
+
+
 def amounts(question: str) -> list[Amount]:
     """Money amounts in a question (a number with a money unit), each with what it is: the provincial
-    funds requested or the self-raised funds, judged by the words just before it."""
+    funds requested or the self-raised funds, judged by the words just before it. A bound (不到200万 / 200万及以上
+    / under 2 million) is no amount: it names a class of projects, not a sum to compute with."""
     out: list[Amount] = []
     for n in find_numbers(question):
         after = question[n.end:n.end + 12]
+        if _BOUND_BEFORE.search(question[max(0, n.start - 10):n.start]) or _BOUND_AFTER.match(after):
+            continue
         m = _MONEY_UNIT.match(after)
         unit = n.unit
         value = n.value
@@ -429,12 +538,21 @@ def small_int(s: str) -> int:
     return int(s) if s.isdigit() else int(cn_numeral(s) or 0)
 
 
+# a lead unit listed without a number beside the counted members (a lead plus 9 partners / 牵头单位加7家成员): one
+_ONE_LEAD_EN = re.compile(r"(?:^|\b(?:a|an|one|the|our)\s+)lead(?:\s+(?:unit|company|firm|enterprise|organi[sz]ation))?"
+                          r"\s*(?:\+|\bplus\b|\band\b|,|with\b)", re.I)
+_ONE_LEAD_ZH = re.compile(r"(?<![家个所\d一两二三四五六七八九十])牵头(?:单位|企业|公司)?(?:加|\+|和|，|,|带)")
+
+
 def members_lead(question: str, lang: str) -> str | None:
     """The form's member total when the question counts the units (1家牵头 + 7家成员 → 8): the total includes
-    the lead unit(s) and the member units. None unless the question gives at least two counts of units."""
+    the lead unit(s) and the member units. None unless the question gives at least two counts of units (a lead
+    unit listed without a number counts one)."""
     found = [m.group(1) for m in (_UNITS_EN if lang == "en" else _UNITS_ZH).finditer(question)]
     if lang != "en" and len(found) < 2:
-        found = [m.group(1) for m in _UNITS_EN.finditer(question)]
+        found = [m.group(1) for m in _UNITS_EN.finditer(question)] or found
+    if found and (_ONE_LEAD_EN if lang == "en" else _ONE_LEAD_ZH).search(question):
+        found.insert(0, "1")
     counts = [small_int(x) for x in found]
     if len(counts) < 2 or not all(0 < c <= 200 for c in counts):
         return None
@@ -442,6 +560,33 @@ def members_lead(question: str, lang: str) -> str | None:
     if lang == "en":
         return f"{total}: the total number of members counts the lead unit(s) and the member units ({expr} = {total})."
     return f"填{total}：成员总数包括牵头单位和成员单位（{expr}={total}）。"
+
+
+# the form's count lines (企业数量 / 高等学校数量 / 研究机构数量) and the words that name each kind of unit
+_KINDS = {"企业": (r"企业|公司|厂", r"compan(?:y|ies)|firms?|enterprises?", "companies"),
+          "高等学校": (r"高等学校|高校|大学|学院", r"universit(?:y|ies)|colleges?", "universities"),
+          "研究机构": (r"研究机构|研究所|研究院|科研院所|院所", r"research institut(?:e|es|ions?)|institut(?:e|es|ions?)",
+                   "research institutes")}
+
+
+def field_count_lead(question: str, lang: str) -> str | None:
+    """The number for one of the form's count lines when the question asks that line (高校数量那格填几 / number of
+    universities) and counts those units (3家企业、2所高校 → 高等学校数量填2). None otherwise."""
+    for name, (zh, en, en_name) in _KINDS.items():
+        if lang == "en":
+            if not re.search(rf"\bnumber of (?:{en})", question, re.I):
+                continue
+            found = re.findall(rf"\b(\d{{1,3}})\s+(?:\w+\s+)?(?:{en})\b", question, re.I)
+        else:
+            if not re.search(rf"(?:{zh})(?:的)?(?:数量|数目|个数)", question):
+                continue
+            found = re.findall(rf"(\d{{1,3}}|[一两二三四五六七八九十]{{1,3}})\s*(?:家|所|个)\s*(?:{zh})", question)
+        counts = [small_int(x) for x in found]
+        if not counts or not all(0 < c <= 200 for c in counts):
+            return None
+        n = sum(counts)
+        return f"{n}: the number of {en_name} on the form is {n}." if lang == "en" else f"{name}数量填{n}。"
+    return None
 
 
 def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> str | None:
@@ -493,7 +638,8 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
-_SEP = re.compile(r"[？?；;]|(?<=[\u3400-\u9fff])。|，?(?:另外|还有|以及|此外|再问一下|顺便问一下)|,?\s+(?:and also|also,|plus)\s+", re.I)
+_SEP = re.compile(r"[？?；;]|(?<=[\u3400-\u9fff])。|，?(?:另外|还有|以及|此外|再问一下|顺便问一下)|,?\s+(?:and also|also,)\s+|,\s*plus\s+",
+                  re.I)  # "plus" joins questions only after a comma: 「a lead plus 9 partners」 is one thing
 _EACH = re.compile(r"各|分别|各自|respectively|each", re.I)
 
 

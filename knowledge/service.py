@@ -36,12 +36,17 @@ from knowledge.compose import (
     beyond_lead,
     card_lead,
     count_lead,
+    counts_whole,
     deadline_lead,
+    field_count_lead,
     funding_lead,
+    heading_lead,
     members_lead,
+    own_phrase,
     part_verdict,
     pick_facet,
     place_lead,
+    rival_facet,
     split_parts,
     states_number,
 )
@@ -561,6 +566,8 @@ class QAService:
         leads: list[str] = []
         cites: list[Citation] = []
         for h in tops:
+            if (whole := self._whole_answers(h.clause, text)) is not None:
+                h = Hit(whole, h.score, h.prob)  # the whole's own text answers: its card, its quote
             card = self.cards.get(h.clause)
             # a follow-up (「那到期了还能续吗」) was searched merged with the previous question: its own words pick
             # the facet (the dense neighbours are the previous question's), when they share any with one
@@ -570,10 +577,11 @@ class QAService:
             if lead is None and ret.beyond is not None and ret.beyond[0] == h.clause:
                 lead = self._beyond_lead(ret.beyond, lang)
             if lead is None:
-                lead = card_lead(card, facet, lang, shape) if card else \
+                lead = card_lead(card, facet, lang, shape, rival_facet(card, h.facet_sims, facet)) if card else \
                     self._own_lead(h.clause, weights, lang)
                 lead = self._count_lead(h.clause, lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)
+                lead = heading_lead(lead, self._title(h.clause, lang), text, lang)
                 if card:
                     lead = part_verdict(lead, card, facet, text, lang)
             leads.append(lead)
@@ -589,6 +597,19 @@ class QAService:
         if self.llm is not None:
             self._rephrase(ans)
         return ans
+
+    def _whole_answers(self, cid: str, text: str) -> str | None:
+        """The parent of ``cid`` when the question's words are in the parent's own text rather than in ``cid``
+        (申请表表头里要填协议生效时间吗 found 附件1's note on attachments: 协议生效时间 is a line of the form's own
+        header): a phrase of the question (``compose.own_phrase``) is in the parent's own text and nowhere in
+        ``cid``'s text or card. None otherwise."""
+        c = self.corpus.clauses.get(cid)
+        parent = self.corpus.clauses.get(c.parent) if c is not None and c.parent else None
+        if c is None or parent is None or not parent.text.strip():
+            return None
+        cc = self.cards.get(cid)
+        part = "\n".join([c.text, c.title, cc.gist.zh if cc else "", *((f.zh for f in cc.facets) if cc else [])])
+        return parent.id if own_phrase(text, parent.text, part) else None
 
     def _computation_first(self, tops: list[Hit], ret: Retrieval, text: str) -> list[Hit]:
         """A question that says what an amount is (申请600万、自筹800万) asks for the sum the funding rule gives:
@@ -606,6 +627,10 @@ class QAService:
         facts = card.facts if card else {}
         if "ratio" in facts:
             got = funding_lead(text, lang, str(facts["ratio"]))
+            if got:
+                return got
+        if facts.get("form_counts"):
+            got = field_count_lead(text, lang)
             if got:
                 return got
         if facts.get("member_total") == "lead_and_members":
@@ -627,6 +652,12 @@ class QAService:
         does not say it (see ``compose.count_lead``)."""
         counter = asks_count(text)
         kids = self.corpus.counted_parts(cid, counter) if counter else []
+        parent = self.corpus.clauses[cid].parent
+        if counter not in ("", "家") and len(kids) < 2 and parent is not None \
+                and counts_whole(text, self._part_name(parent, lang)):
+            # 「组联合体讲究哪几条原则」 answered by 二、（一）: the question counts what the whole's heading names
+            # (组建原则), so it counts the whole's parts (几家 counts units, never parts)
+            cid, kids = parent, self.corpus.counted_parts(parent, counter)
         if len(kids) < 2:
             return None
         return count_lead(counter, lead, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
@@ -636,6 +667,11 @@ class QAService:
         cid, n, unit = beyond
         kids = self.corpus.counted_parts(cid, unit if lang != "en" else "")  # "": all of them
         return beyond_lead(n, unit, self._part_name(cid, lang), [self._part_name(k, lang) for k in kids], lang)
+
+    def _title(self, cid: str, lang: str) -> str:
+        """A clause's own heading ("" when it has none)."""
+        card = self.cards.get(cid)
+        return ((card.title_en if card else "") if lang == "en" else self.corpus.clauses[cid].title).strip()
 
     def _part_name(self, cid: str, lang: str) -> str:
         """A clause's heading, else the first phrase of its gist (四、（五） has no heading of its own)."""

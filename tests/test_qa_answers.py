@@ -727,3 +727,100 @@ def test_asking_whether_it_is_required_keeps_the_requirement() -> None:
 def test_whether_there_is_a_limit_is_answered_yes_by_a_prohibition(q: str, lead: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.lead.startswith(lead), ans.lead
+
+
+def test_a_bound_is_no_amount_to_compute_with() -> None:
+    from knowledge.compose import amounts
+    assert amounts("财政支持不到200万的项目要列进申请表吗") == []
+    assert amounts("200万及以上的项目都要填吗") == []
+    assert amounts("Do projects under 2 million yuan count?") == []
+    assert [a.role for a in amounts("申请80万、自筹120万够不够")] == ["requested", "raised"]
+
+
+def test_a_threshold_question_is_not_answered_with_the_funding_sum() -> None:
+    ans = service().answer("牵头和成员单位承单的省级项目 财政支持不到200万的还要列进申请表吗", today=TODAY)
+    assert "自筹经费至少需" not in ans.lead and "200万及以上" in ans.lead, ans.lead
+
+
+@pytest.mark.parametrize(("q", "has"), [
+    ("组联合体讲究哪几条原则哈", "组建原则共三条"),
+    ("省里支持联合体的措施有几方面", "支持措施共五方面"),
+])
+def test_counting_what_the_whole_names_counts_the_whole(q: str, has: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert has in ans.lead, ans.lead
+
+
+def test_counts_whole_needs_the_heading_to_name_what_is_counted() -> None:
+    from knowledge.compose import counts_whole
+    assert counts_whole("组联合体讲究哪几条原则", "组建原则")
+    assert not counts_whole("一家企业能牵头几个联合体", "创新联合体牵头单位应具备的条件")
+    assert counts_whole("How many conditions must the lead meet?", "Conditions for the lead unit")
+    assert not counts_whole("Is there a limit on how many consortia a company can lead?", "Conditions for the lead unit")
+
+
+@pytest.mark.parametrize(("q", "has"), [
+    ("要不要州市科技局出推荐意见啊", ("直接", "属地")),
+    ("Our Yunnan partner says the local science bureau must always recommend us. Is that true in every case?",
+     ("directly", "bottom-up")),
+])
+def test_a_yes_no_question_on_a_rule_with_cases_gets_both_cases(q: str, has: tuple[str, str]) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert all(h in ans.lead for h in has), ans.lead
+
+
+@pytest.mark.parametrize(("q", "lang", "lead"), [
+    ("we have a lead plus 9 partners. total number on the form?", "en", "10:"),
+    ("lead company + 4 member firms + 2 universities + 1 institute, total members?", "en", "8:"),
+    ("牵头单位加7家成员，成员总数填几", "zh", "填8"),
+    ("我们联合体有5家企业2所高校1个研究所，申请表成员总数填几", "zh", "填8"),  # the lead is one of the five
+])
+def test_a_lead_listed_without_a_number_counts_one(q: str, lang: str, lead: str) -> None:
+    from knowledge.compose import members_lead
+    got = members_lead(q, lang)
+    assert got is not None and got.startswith(lead), got
+
+
+def test_plus_between_two_nouns_does_not_split_a_question() -> None:
+    from knowledge.compose import split_parts
+    assert split_parts("we have a lead plus 9 partners. total number on the form?", []) == []
+    assert len(split_parts("What is the ratio, plus when is the report due?", [])) == 2
+
+
+def test_a_part_named_by_its_ordinal_is_answered_with_its_heading_first() -> None:
+    from knowledge.compose import heading_lead
+    assert heading_lead("坚持自愿原则，通过平等协商组建。", "遵循市场机制", "组建原则里头第一条讲的是啥", "zh") == \
+        "遵循市场机制：坚持自愿原则，通过平等协商组建。"
+    assert heading_lead("协议第一条列明牵头和成员单位。", "牵头和成员单位", "协议第一条写的是啥", "zh") == \
+        "协议第一条列明牵头和成员单位。"  # the lead names it already
+    assert heading_lead("坚持自愿原则。", "遵循市场机制", "加入是自愿的吗", "zh") == "坚持自愿原则。"  # no ordinal
+    assert heading_lead("It is voluntary.", "Follow market mechanisms", "What is the first principle?", "en") == \
+        "Follow market mechanisms: It is voluntary."
+
+
+def test_a_line_of_the_forms_own_header_is_answered_by_the_form() -> None:
+    from knowledge.compose import own_phrase
+    assert own_phrase("申请表表头里要填协议生效时间吗", "联合体协议生效时间\n职务/职称", "申请表需附组建协议和建设方案") == "协议生效时"
+    assert own_phrase("成果转化的收益咋分", "技术进步和成果转化", "转化收益分配办法") == ""  # four characters are no phrase
+    assert own_phrase("What if the lead unit breaches it?", "Lead unit: (official seal)", "Article 7") == ""  # no English
+    ans = service().answer("申请表表头里要填协议生效时间吗", today=TODAY)
+    assert ans.citations[0].clause == "A1" and "协议生效时间" in ans.lead, ans.lead
+
+
+def test_a_facet_asked_who_yields_to_a_near_one_when_the_question_asks_what() -> None:
+    from knowledge.compose import wh_kind
+    assert [wh_kind(q) for q in ("年度总结交给谁", "年报什么时候交", "年报要写什么", "Who signs it?", "要盖章吗")] == \
+        ["who", "when", "what", "who", ""]
+    ans = service().answer("加强过城管理要报什么", today=TODAY)
+    assert "总结" in ans.lead and not ans.lead.startswith("报送推荐单位"), ans.lead
+
+
+@pytest.mark.parametrize(("q", "lang", "lead"), [
+    ("我们联合体有3家企业、2所高校和1家检测机构，申请表上高校数量那格填几", "zh", "高等学校数量填2。"),
+    ("4 companies and 2 universities: number of universities on the form?", "en", "2: the number of universities"),
+    ("我们联合体有5家企业2所高校1个研究所，申请表成员总数填几", "zh", None),  # the total, not one line
+])
+def test_a_count_line_of_the_form_gets_the_askers_count(q: str, lang: str, lead: str | None) -> None:
+    from knowledge.compose import field_count_lead
+    got = field_count_lead(q, lang)
+    assert (got is None) if lead is None else (got or "").startswith(lead), got
