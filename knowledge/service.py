@@ -725,7 +725,10 @@ class QAService:
 
     def _refusal(self, raw: str, lang: str, ret: Retrieval, ctx: dict[str, Any] | None, feats: dict[str, Any]) -> Answer:
         """The fixed refusal; when the question touches a topic the scheme partly covers (how much money → the
-        support measures), it points to those clauses instead of saying the scheme is silent."""
+        support measures), it points to those clauses instead of saying the scheme is silent; a number it does not
+        give (成员单位最多几家, 评审多久出结果) is said to be missing, with the nearest clauses."""
+        if ret.hits and ret.query.oos_shapes and self.analyzer.lexicon.number_not_given(ret.query.text):
+            return self._no_number(raw, lang, ret, ctx, feats)
         see = self.analyzer.lexicon.partial_topics(ret.query.text)
         if see:
             key, ids = see

@@ -63,6 +63,11 @@ class Lexicon:
     attachment_cues: list[str] = field(default_factory=list)
     oos_patterns_zh: list[re.Pattern[str]] = field(default_factory=list)
     oos_patterns_en: list[re.Pattern[str]] = field(default_factory=list)
+    # contact details and lists: shapes waived when the question is about the attachments, whose fields they are
+    oos_fields_zh: list[re.Pattern[str]] = field(default_factory=list)
+    oos_fields_en: list[re.Pattern[str]] = field(default_factory=list)
+    # numbers the scheme does not give (how long the review takes, at most how many members …)
+    oos_numbers: list[re.Pattern[str]] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     partial: list[tuple[str, re.Pattern[str], list[str]]] = field(default_factory=list)
     place_targets: list[str] = field(default_factory=list)  # the rule places outside Yunnan are read against
@@ -92,6 +97,8 @@ class Lexicon:
         d: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         oos = d.get("out_of_scope", {})
         pats = d.get("out_of_scope_patterns", {})
+        fields = d.get("out_of_scope_fields", {})
+        numbers = d.get("out_of_scope_numbers", {})
         places, abroad = d.get("other_places", {}), d.get("other_countries", {})
         to = [str(x) for x in places.get("targets", [])]
         to_abroad = [str(x) for x in abroad.get("targets", [])]
@@ -115,6 +122,9 @@ class Lexicon:
             attachment_cues=[str(x).lower() for x in d.get("attachment_cues", [])],
             oos_patterns_zh=[re.compile(str(x)) for x in pats.get("zh", [])] + country_policy_zh,
             oos_patterns_en=[re.compile(str(x)) for x in pats.get("en", [])] + country_policy_en,
+            oos_fields_zh=[re.compile(str(x)) for x in fields.get("zh", [])],
+            oos_fields_en=[re.compile(str(x)) for x in fields.get("en", [])],
+            oos_numbers=[re.compile(str(x)) for x in (*numbers.get("zh", []), *numbers.get("en", []))],
             roles=[str(x) for x in d.get("roles", [])],
             partial=[(str(p["key"]), re.compile(str(p["pattern"])), [str(x) for x in p["see"]])
                      for p in d.get("partial_topics", [])],
@@ -136,7 +146,8 @@ class Lexicon:
 
     @cached_property
     def _oos_en_re(self) -> re.Pattern[str]:
-        return re.compile(r"\b(" + "|".join(re.escape(k) for k in self.oos_en) + r")\b")
+        """A topic word in the singular or plural (visa, visas; flight, flights)."""
+        return re.compile(r"\b(" + "|".join(re.escape(k) for k in self.oos_en) + r")(?:e?s)?\b")
 
     def expand(self, text: str) -> tuple[list[str], list[str]]:
         """(matched phrases, scheme words they map to) for a question."""
@@ -157,12 +168,22 @@ class Lexicon:
         found += [m.group(1) for m in self._oos_en_re.finditer(low)]
         return found + self.out_of_scope_shapes(text)
 
+    def number_not_given(self, text: str) -> bool:
+        """The question asks a number the scheme does not give (how long the review takes, at most how many
+        members, the document number …): one of the out-of-scope shapes, refused as such."""
+        low = text.lower()
+        return any(p.search(low) for p in self.oos_numbers)
+
     def out_of_scope_shapes(self, text: str) -> list[str]:
         """Question shapes the scheme cannot answer (about the assistant, another jurisdiction's
-        policy, application dates, funding amounts, contacts): the matched pieces."""
+        policy, application dates, funding amounts, facts it does not contain): the matched pieces. Contact
+        details and lists count only when the question is not about the application form or the agreement
+        template, which have such fields (「申请表上的联系电话写谁的」, 「协议里要列成员名单吗」)."""
         low = text.lower()
-        found = [m.group(0) for p in self.oos_patterns_zh if (m := p.search(low))]
-        return found + [m.group(0) for p in self.oos_patterns_en if (m := p.search(low))]
+        pats = [*self.oos_patterns_zh, *self.oos_patterns_en, *self.oos_numbers]
+        if not any(c in low for c in self.attachment_cues):
+            pats += [*self.oos_fields_zh, *self.oos_fields_en]
+        return [m.group(0) for p in pats if (m := p.search(low))]
 
 
 @dataclass

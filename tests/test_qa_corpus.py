@@ -98,6 +98,24 @@ def test_lexicon_maps_colloquial_and_english_phrasings() -> None:
     assert lex.out_of_scope("如何申请国家自然科学基金") and not lex.out_of_scope("牵头单位应具备哪些条件")
 
 
+def test_out_of_scope_shapes_need_the_question_to_ask_that() -> None:
+    """Contact details and lists are fields of the application form and the agreement: asked about those, they are
+    in scope; a number the scheme does not give is its own family; another programme applied for on its own is out,
+    the same programme under the scheme's support is in; topic words match their plural."""
+    lex = Lexicon.load()
+    assert lex.out_of_scope_shapes("省科技厅的联系电话是多少") and not lex.out_of_scope_shapes("申请表上的联系电话写谁的")
+    assert lex.out_of_scope_shapes("已经批了的创新联合体名单在哪看") and not lex.out_of_scope_shapes("协议里要列成员名单吗")
+    assert lex.out_of_scope_shapes("what's the department's email address")
+    assert not lex.out_of_scope_shapes("how do we submit the paperwork, by email?")
+    assert not lex.out_of_scope_shapes("Does the lead company need influence at national level?")
+    assert lex.number_not_given("一个联合体最多能有多少家成员单位") and lex.number_not_given("评审一般多久出结果")
+    assert not lex.out_of_scope_shapes("自筹比例是多少") and not lex.out_of_scope_shapes("联合体存续几年")
+    assert lex.out_of_scope_shapes("云南实验室怎么申报")
+    assert not lex.out_of_scope_shapes("联合体成员能参与建设云南实验室吗")
+    assert not lex.out_of_scope_shapes("众创空间能优先认定吗")
+    assert lex.out_of_scope("can the department help our engineers get work visas")
+
+
 def test_the_lexicon_repeats_no_key() -> None:
     """YAML keeps the last of two equal keys silently: a phrase added twice would lose its first mapping."""
     import re
