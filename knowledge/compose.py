@@ -29,6 +29,11 @@ _REQ = re.compile(r"申请|省里|省级|省财政|财政|拨款|补助|资助|�
                   r"request|apply|applied|asking|ask for|grant|province|provincial|government|funding from", re.I)
 _RAISE = re.compile(r"自筹|自己|自有|配套|企业出|我们出|拿出|出资|投入|自掏|raise|raised|own|self|match|put in|"
                     r"contribute", re.I)
+# money that is something else's: a national project's funds, a firm's revenue or capital (国家科技计划项目经费2000万
+# / 营收5亿 / registered capital of 10 million): no sum under the 2:1 rule is computed from it
+_OTHER_MONEY = re.compile(r"国家|国拨|中央|营收|营业收入|销售收入|年收入|收入|产值|注册资本|注册资金|净资产|总资产|资产|利润|"
+                          r"纳税|税收|估值|\bnational\b|\bcentral\b|revenue|turnover|\bsales\b|capital|assets|profit|"
+                          r"valuation", re.I)
 _TOTAL = re.compile(r"总经费|总投入|总预算|总共|一共|合计|加起来|total|altogether|overall budget", re.I)
 _MONEY_UNIT = re.compile(r"^\s*(万元|万|元|块|亿元|亿|w|W|k|K|million|mn|m\b|yuan|rmb|cny)", re.I)
 _WHEN = re.compile(r"什么时候|啥时候|啥时|几时|何时|哪天|哪一天|几号|几月|截止|截至|最晚|期限|还有几天|多少天|时间|when|deadline|due|how many days|"
@@ -412,7 +417,7 @@ def heading_lead(lead: str, heading: str, question: str, lang: str) -> str:
 @dataclass(frozen=True)
 class Amount:
     wan: Decimal  # in 万元
-    role: str  # requested | raised | ""
+    role: str  # requested | raised | other (a national project's funds, revenue, capital …) | ""
     text: str
 
 
@@ -448,7 +453,8 @@ def amounts(question: str) -> list[Amount]:
         wan = value / 10_000
         before = question[max(0, n.start - 14):n.start]
         roles = [(mm.end(), "requested") for mm in _REQ.finditer(before)] + \
-                [(mm.end(), "raised") for mm in _RAISE.finditer(before)]
+                [(mm.end(), "raised") for mm in _RAISE.finditer(before)] + \
+                [(mm.end(), "other") for mm in _OTHER_MONEY.finditer(before)]
         role = max(roles)[1] if roles else ""
         if not role:  # 「600万自筹资金」 / "6 million yuan of our own money": the words just after, up to the clause's end
             after_end = n.end + (m.end() if m else 0)
@@ -481,7 +487,7 @@ MAX_WAN = Decimal(10_000_000)  # 1,000 亿元: anything above is not a plausible
 
 def funding_lead(question: str, lang: str, ratio: str = "2:1") -> str | None:
     """The computed answer when the question gives amounts (None when it gives none)."""
-    found = amounts(question)
+    found = [a for a in amounts(question) if a.role != "other"]  # a national project's funds, revenue …
     if not found:
         return None
     bad = [a for a in found if a.wan <= 0 or a.wan > MAX_WAN]

@@ -616,7 +616,7 @@ class QAService:
         the rule's clause, when among the three best, answers first (its lead is computed)."""
         if not tops or tops[0].clause in self.rule_clauses:
             return tops
-        if not any(a.role for a in amounts(text)):
+        if not any(a.role in ("requested", "raised") for a in amounts(text)):
             return tops
         rule = next((h for h in ret.hits[:3] if h.clause in self.rule_clauses), None)
         if rule is None:

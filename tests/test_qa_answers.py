@@ -737,6 +737,18 @@ def test_a_bound_is_no_amount_to_compute_with() -> None:
     assert [a.role for a in amounts("申请80万、自筹120万够不够")] == ["requested", "raised"]
 
 
+def test_money_that_is_something_else_s_is_no_amount_to_compute_with() -> None:
+    """A national project's funds, revenue or capital are not the provincial funds requested: no 2:1 sum."""
+    from knowledge.compose import amounts
+    assert [a.role for a in amounts("拿到一个国家重点研发项目 经费2000万")] == ["other"]
+    assert [a.role for a in amounts("牵头企业营收5亿，申请300万省级经费")] == ["other", "requested"]
+    assert [a.role for a in amounts("registered capital of 10 million yuan")] == ["other"]
+    ans = service().answer("我们今年拿到了一个国家科技计划项目 经费2000万 省里会给配套吗", today=TODAY)
+    assert "自筹经费至少需" not in ans.lead and "配套" in ans.lead, ans.lead
+    ans = service().answer("牵头企业营收5亿，申请300万省级经费，自筹要多少", today=TODAY)
+    assert "自筹经费至少需600万元" in ans.lead, ans.lead
+
+
 def test_a_threshold_question_is_not_answered_with_the_funding_sum() -> None:
     ans = service().answer("牵头和成员单位承单的省级项目 财政支持不到200万的还要列进申请表吗", today=TODAY)
     assert "自筹经费至少需" not in ans.lead and "200万及以上" in ans.lead, ans.lead
