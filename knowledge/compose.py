@@ -211,9 +211,14 @@ def _fragment_of(part: str, whole: str) -> bool:
 
 # a yes/no question asking leave to do without something (可以不签协议就申报吗 / 没有平台能牵头吗 / without a signed
 # agreement): a requirement answers it with no
-_OMIT = re.compile(r"不(?:签|盖|交|附|填|报|写|设|建|提供|出具)|不用|不需要|无需|免于|免除|没有[^，,。？?]{1,8}(?:能|可以|也能|也可以|行)|"
+_ACTS = r"签|盖|交|附|填|报|写|设|建|提供|出具"
+# … or whether something counts while a required act is not done yet (一家还没签字，协议算生效了吗 / has not signed yet)
+_OMIT = re.compile(rf"不(?:{_ACTS})|不用|不需要|无需|免于|免除|没有[^，,。？?]{{1,8}}(?:能|可以|也能|也可以|行)|"
+                   rf"(?:还没|还未|尚未|没|未)有?(?:{_ACTS})|"
                    r"\bwithout\b|\bskip\b|\bno need\b|\b(?:don't|do not|didn't|did not) (?:have|sign|stamp|submit|attach|"
-                   r"need|set up)\b", re.I)
+                   r"need|set up)\b|\b(?:hasn't|haven't|has not|have not)(?: yet)? (?:signed|stamped|submitted|attached|"
+                   r"set up)\b|\bnot yet (?:signed|stamped|submitted)\b", re.I)
+_COUNTS_AS = re.compile(r"算(?:是)?[^，,。？?]{0,8}(?:吗|不|了没|没有)|有效吗|生效了?吗")
 
 
 # a yes/no question whether a restriction exists (牵头有限制吗 / is there a limit on …): a prohibition answers it yes
@@ -240,11 +245,12 @@ class Asked:
     choice: bool = False  # A还是B / A or B (``asks_choice``)
     omit: bool = False  # leave to do without something (``asks_to_omit``)
     restriction: bool = False  # whether there is a limit (``asks_restriction``)
+    counts_as: bool = False  # whether something counts or holds (算生效了吗 / 有效吗): a "no" is 「不算」
 
 
 def asked(text: str) -> Asked:
     return Asked(is_yes_no(text), asks_count(text), asks_place(text), asks_choice(text), asks_to_omit(text),
-                 asks_restriction(text))
+                 asks_restriction(text), bool(_COUNTS_AS.search(text)))
 
 
 def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet | None = None) -> str:
@@ -293,7 +299,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
             body = body[verdict.end():]
         if lang == "en":
             return f"No: {body[:1].lower() + body[1:]}" if body[1:2].islower() else f"No: {body}"
-        return f"不可以：{body}"
+        return f"{'不算' if q.counts_as else '不可以'}：{body}"
     if facet is not None and len(card.facets) == 1:
         body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
         if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already

@@ -710,6 +710,8 @@ def test_a_quantity_the_scheme_states_or_can_compute_is_answered(q: str) -> None
     ("协议不盖章行吗", "不可以：联合共建协议必须"),
     ("没有省部级平台能牵头吗", "不可以：须建有省部级及以上"),
     ("Can we apply without a signed agreement?", "No: the agreement takes effect only when signed"),
+    ("我们还没建平台 能牵头吗", "不可以：须建有省部级及以上"),  # a required act not done yet
+    ("有一家成员单位还没签字，协议算生效了吗", "不算：须由成员单位法定代表人"),  # … and whether it counts
 ])
 def test_leave_to_do_without_a_requirement_is_answered_no(q: str, lead: str) -> None:
     ans = service().answer(q, today=TODAY)
