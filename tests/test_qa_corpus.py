@@ -114,6 +114,11 @@ def test_out_of_scope_shapes_need_the_question_to_ask_that() -> None:
     assert not lex.out_of_scope_shapes("联合体成员能参与建设云南实验室吗")
     assert not lex.out_of_scope_shapes("众创空间能优先认定吗")
     assert lex.out_of_scope("can the department help our engineers get work visas")
+    # the scheme's own questions beside those words stay in scope
+    for q in ("成员单位最少要有一家高校吗", "获批的联合体有哪些义务", "现在有哪些联合体支持政策", "方案什么时候公布的",
+              "帮我做个判断，我们能牵头吗", "do we need at least one university member?",
+              "how many members need to sign the agreement?", "联合体批复后多久要交第一份年度总结", "登录系统后怎么提交申请"):
+        assert not lex.out_of_scope_shapes(q), q
 
 
 def test_the_lexicon_repeats_no_key() -> None:
