@@ -729,6 +729,9 @@ class QAService:
         give (成员单位最多几家, 评审多久出结果) is said to be missing, with the nearest clauses."""
         if ret.hits and ret.query.oos_shapes and self.analyzer.lexicon.number_not_given(ret.query.text):
             return self._no_number(raw, lang, ret, ctx, feats)
+        everyday = [w for w in ret.query.oos if w not in ret.query.oos_shapes]  # 写一首诗 / a poem: nothing to point to
+        if ret.hits and ret.query.oos_shapes and not everyday and self.analyzer.lexicon.writing_request(ret.query.text):
+            return self._nearest(raw, lang, ret, ctx, feats, "partial_writing")
         see = self.analyzer.lexicon.partial_topics(ret.query.text)
         if see:
             key, ids = see
@@ -761,9 +764,13 @@ class QAService:
                    feats: dict[str, Any]) -> Answer:
         """A quantity asked (多少 / 比例 / 几个工作日 / how much …) that the best clause does not state: the scheme does
         not give it; the clauses nearest to it as buttons (the partial refusal's shape, not 「方案没有涉及」)."""
+        return self._nearest(raw, lang, ret, ctx, {**feats, "no_number": True}, "partial_number")
+
+    def _nearest(self, raw: str, lang: str, ret: Retrieval, ctx: dict[str, Any] | None, feats: dict[str, Any],
+                 reply: str) -> Answer:
+        """A refusal (reply key ``reply``) that offers the two nearest clauses as buttons."""
         ids = [h.clause for h in ret.hits[:2]]
-        feats = {**feats, "no_number": True}
-        return Answer(raw, lang, "refused", lead=_r("partial_number", lang), ranked=[h.clause for h in ret.hits],
+        return Answer(raw, lang, "refused", lead=_r(reply, lang), ranked=[h.clause for h in ret.hits],
                       context=ctx, features=feats, related=[(c, self._label(c, lang)) for c in ids],
                       options=[Option(c, self._label(c, lang), self._gist(c, lang)) for c in ids])
 

@@ -68,6 +68,7 @@ class Lexicon:
     oos_fields_en: list[re.Pattern[str]] = field(default_factory=list)
     # numbers the scheme does not give (how long the review takes, at most how many members …)
     oos_numbers: list[re.Pattern[str]] = field(default_factory=list)
+    oos_writing: list[re.Pattern[str]] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     partial: list[tuple[str, re.Pattern[str], list[str]]] = field(default_factory=list)
     place_targets: list[str] = field(default_factory=list)  # the rule places outside Yunnan are read against
@@ -99,6 +100,7 @@ class Lexicon:
         pats = d.get("out_of_scope_patterns", {})
         fields = d.get("out_of_scope_fields", {})
         numbers = d.get("out_of_scope_numbers", {})
+        writing = d.get("out_of_scope_writing", {})
         places, abroad = d.get("other_places", {}), d.get("other_countries", {})
         to = [str(x) for x in places.get("targets", [])]
         to_abroad = [str(x) for x in abroad.get("targets", [])]
@@ -125,6 +127,7 @@ class Lexicon:
             oos_fields_zh=[re.compile(str(x)) for x in fields.get("zh", [])],
             oos_fields_en=[re.compile(str(x)) for x in fields.get("en", [])],
             oos_numbers=[re.compile(str(x)) for x in (*numbers.get("zh", []), *numbers.get("en", []))],
+            oos_writing=[re.compile(str(x)) for x in (*writing.get("zh", []), *writing.get("en", []))],
             roles=[str(x) for x in d.get("roles", [])],
             partial=[(str(p["key"]), re.compile(str(p["pattern"])), [str(x) for x in p["see"]])
                      for p in d.get("partial_topics", [])],
@@ -174,13 +177,19 @@ class Lexicon:
         low = text.lower()
         return any(p.search(low) for p in self.oos_numbers)
 
+    def writing_request(self, text: str) -> bool:
+        """The question asks the assistant to write or fill in something (帮我写 / 帮我把目标写好 / fill in the form for
+        us): one of the out-of-scope shapes, refused with the clauses that say what the scheme asks for there."""
+        low = text.lower()
+        return any(p.search(low) for p in self.oos_writing)
+
     def out_of_scope_shapes(self, text: str) -> list[str]:
         """Question shapes the scheme cannot answer (about the assistant, another jurisdiction's
         policy, application dates, funding amounts, facts it does not contain): the matched pieces. Contact
         details and lists count only when the question is not about the application form or the agreement
         template, which have such fields (「申请表上的联系电话写谁的」, 「协议里要列成员名单吗」)."""
         low = text.lower()
-        pats = [*self.oos_patterns_zh, *self.oos_patterns_en, *self.oos_numbers]
+        pats = [*self.oos_patterns_zh, *self.oos_patterns_en, *self.oos_numbers, *self.oos_writing]
         if not any(c in low for c in self.attachment_cues):
             pats += [*self.oos_fields_zh, *self.oos_fields_en]
         return [m.group(0) for p in pats if (m := p.search(low))]

@@ -838,3 +838,18 @@ def test_a_count_line_of_the_form_gets_the_askers_count(q: str, lang: str, lead:
     from knowledge.compose import field_count_lead
     got = field_count_lead(q, lang)
     assert (got is None) if lead is None else (got or "").startswith(lead), got
+
+
+@pytest.mark.parametrize(("q", "lead", "near"), [
+    ("帮我把技术创新目标写好 500字 我们是做锂电池正极材料的", "我不能代写或代填材料", "A1.form.1"),
+    ("Please draft our construction plan for us", "I do not write or fill in documents", "5.4"),
+])
+def test_a_request_to_write_is_refused_with_the_clauses_that_say_what_is_asked(q: str, lead: str, near: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "refused" and ans.lead.startswith(lead), (ans.kind, ans.lead)
+    assert near in [c for c, _ in ans.related], ans.related
+
+
+def test_a_request_to_write_something_else_gets_the_plain_refusal() -> None:
+    ans = service().answer("帮我写一首诗", today=TODAY)
+    assert ans.kind == "refused" and not ans.related and "没有涉及" in ans.lead, ans.lead
