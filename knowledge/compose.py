@@ -31,9 +31,8 @@ _RAISE = re.compile(r"自筹|自己|自有|配套|企业出|我们出|拿出|出
                     r"contribute", re.I)
 # money that is something else's: a national project's funds, a firm's revenue or capital (国家科技计划项目经费2000万
 # / 营收5亿 / registered capital of 10 million): no sum under the 2:1 rule is computed from it
-_OTHER_MONEY = re.compile(r"国家|国拨|中央|营收|营业收入|销售收入|年收入|收入|产值|注册资本|注册资金|净资产|总资产|资产|利润|"
-                          r"纳税|税收|估值|\bnational\b|\bcentral\b|revenue|turnover|\bsales\b|capital|assets|profit|"
-                          r"valuation", re.I)
+_OTHER_MONEY = re.compile(r"国家|国拨|中央|营收|收入|产值|注册资本|注册资金|资产|利润|纳税|税收|估值|\bnational\b|\bcentral\b|"
+                          r"revenue|turnover|\bsales\b|capital|assets|profit|valuation", re.I)
 _TOTAL = re.compile(r"总经费|总投入|总预算|总共|一共|合计|加起来|total|altogether|overall budget", re.I)
 _MONEY_UNIT = re.compile(r"^\s*(万元|万|元|块|亿元|亿|w|W|k|K|million|mn|m\b|yuan|rmb|cny)", re.I)
 _WHEN = re.compile(r"什么时候|啥时候|啥时|几时|何时|哪天|哪一天|几号|几月|截止|截至|最晚|期限|还有几天|多少天|时间|when|deadline|due|how many days|"

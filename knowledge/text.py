@@ -174,14 +174,12 @@ class Lexicon:
     def number_not_given(self, text: str) -> bool:
         """The question asks a number the scheme does not give (how long the review takes, at most how many
         members, the document number …): one of the out-of-scope shapes, refused as such."""
-        low = text.lower()
-        return any(p.search(low) for p in self.oos_numbers)
+        return _any_match(self.oos_numbers, text)
 
     def writing_request(self, text: str) -> bool:
         """The question asks the assistant to write or fill in something (帮我写 / 帮我把目标写好 / fill in the form for
         us): one of the out-of-scope shapes, refused with the clauses that say what the scheme asks for there."""
-        low = text.lower()
-        return any(p.search(low) for p in self.oos_writing)
+        return _any_match(self.oos_writing, text)
 
     def out_of_scope_shapes(self, text: str) -> list[str]:
         """Question shapes the scheme cannot answer (about the assistant, another jurisdiction's
@@ -193,6 +191,12 @@ class Lexicon:
         if not any(c in low for c in self.attachment_cues):
             pats += [*self.oos_fields_zh, *self.oos_fields_en]
         return [m.group(0) for p in pats if (m := p.search(low))]
+
+
+def _any_match(patterns: list[re.Pattern[str]], text: str) -> bool:
+    """One of ``patterns`` is in the lower-cased ``text`` (the shapes are written for lower case)."""
+    low = text.lower()
+    return any(p.search(low) for p in patterns)
 
 
 @dataclass
