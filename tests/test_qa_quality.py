@@ -18,11 +18,12 @@ FLOORS = {
     "dev": {"hit@1": 0.96, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "paraphrases": {"hit@1": 0.937, "hit@3": 1.0, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.0},
     "train_extra": {"hit@1": 0.936, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.918, "hit@3": 0.972, "oos_refusal_rate": 0.942, "false_refusal_rate": 0.007},
-    "train_new": {"hit@1": 0.869, "hit@3": 0.969, "oos_refusal_rate": 0.992, "false_refusal_rate": 0.008},
-    "train_en": {"hit@1": 0.846, "hit@3": 0.94, "oos_refusal_rate": 0.94, "false_refusal_rate": 0.02},
-    "train_seven": {"hit@1": 0.876, "hit@3": 0.97, "oos_refusal_rate": 0.92, "false_refusal_rate": 0.012},
-    "heldout": {"hit@1": 0.93, "hit@3": 0.963, "oos_refusal_rate": 0.913, "false_refusal_rate": 0.009},
+    "train_more": {"hit@1": 0.921, "hit@3": 0.979, "oos_refusal_rate": 0.942, "false_refusal_rate": 0.007},
+    "train_new": {"hit@1": 0.873, "hit@3": 0.969, "oos_refusal_rate": 0.984, "false_refusal_rate": 0.008},
+    "train_en": {"hit@1": 0.853, "hit@3": 0.94, "oos_refusal_rate": 0.92, "false_refusal_rate": 0.02},
+    "train_seven": {"hit@1": 0.882, "hit@3": 0.976, "oos_refusal_rate": 0.92, "false_refusal_rate": 0.012},
+    "train_eight": {"hit@1": 0.901, "hit@3": 0.962, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.007},
+    "heldout": {"hit@1": 0.938, "hit@3": 0.967, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.009},
 }
 
 
@@ -86,7 +87,7 @@ def test_the_fast_path_makes_no_train_question_worse() -> None:
     svc = service()
     qs: list[str] = []
     golds: list[list[str] | None] = []
-    for name in ("paraphrases", "train_extra", "train_more", "train_new", "train_en", "train_seven"):
+    for name in ("paraphrases", "train_extra", "train_more", "train_new", "train_en", "train_seven", "train_eight"):
         d = load_questions(SETS[name])
         qs += [it["q"] for it in d["in_scope"]] + [str(q) for q in d["out_of_scope"]]
         golds += [list(it["gold"]) for it in d["in_scope"]] + [None] * len(d["out_of_scope"])
