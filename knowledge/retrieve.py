@@ -35,6 +35,9 @@ from knowledge.typos import TypoRepairer
 
 log = logging.getLogger(__name__)
 RANKER_FILE = Path(__file__).parent / "data" / "ranker.yaml"
+RARE_PHRASE_CLAUSES = 2  # a phrase of the question found in at most this many clauses' own words names them
+RARE_PHRASE_WORD = 3  # … holding a word of the question that at most this many clauses use
+RARE_PHRASE_MAX = 6  # characters: a longer shared phrase counts as this long
 HEADING_GROUP = 5  # a label word naming at most this many clauses (填表说明: 5 notes) is indexed for each
 _REF_SUB = re.compile(rf"([{CN_NUM}])[、.]?\s*[（(]([{CN_NUM}])[)）]\s*(\d{{1,2}})?")
 _REF_NUM = re.compile(r"(?<![\d:：.])([1-8])\.([1-9])(?:\.([1-9]))?(?![\d:])")
@@ -81,7 +84,7 @@ FEATURES = (
     "bm25", "bm25_rr", "sent", "sent_rr", "char", "char_rr", "en", "en_rr",
     "d_clause", "d_clause_rr", "d_sent", "d_sent_rr", "d_card", "d_card_rr", "d_faq",
     "head_cover", "head_full", "own_role", "other_role", "heading_phrase", "explicit",
-    "parent", "parent_cover", "attach_off", "attach_on", "amount_rule",
+    "parent", "parent_cover", "attach_off", "attach_on", "amount_rule", "rare_phrase", "rare_en",
 )
 # the fast path's fusion: the same features without the dense ones (a question whose lexical ranking is
 # decisive skips the query embedding and Chroma; see ``Retriever.decisive`` and ``knowledge.fit``)
@@ -327,6 +330,7 @@ class Retriever:
             for t in set(d):
                 df[t] = df.get(t, 0) + 1
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.df = df
         self.max_idf = math.log(1 + n)
         self._term_cache: dict[str, np.ndarray] = {}
         self._heads = self._heading_phrases()
@@ -340,6 +344,19 @@ class Retriever:
                                           analyzer.stopwords)) for cid in self.ids}
         self.en_bm25 = BM25Okapi(en_docs, k1=1.2, b=0.5)
         self.en_vocab: set[str] = {t for d in en_docs for t in d}
+        self._en_sets = [set(d) for d in en_docs]
+        self.en_df: dict[str, int] = {}
+        for d in self._en_sets:
+            for t in d:
+                self.en_df[t] = self.en_df.get(t, 0) + 1
+        # each clause's own words (title and text, no heading path), and which clauses use each CJK character pair
+        self._own = [re.sub(r"\s+", "", f"{corpus.clauses[cid].title}{corpus.clauses[cid].text}") for cid in self.ids]
+        pairs: dict[str, set[int]] = {}
+        for i, t in enumerate(self._own):
+            for j in range(len(t) - 1):
+                if has_cjk(t[j]) and has_cjk(t[j + 1]):
+                    pairs.setdefault(t[j:j + 2], set()).add(i)
+        self._pairs = {g: frozenset(v) for g, v in pairs.items()}
 
     # -- index-time helpers ---------------------------------------------------------------------
     @staticmethod
@@ -393,6 +410,44 @@ class Retriever:
                 "char": self._bm25(grams, self.char_bm25, "g:", self.char_vocab),
                 "en": self._bm25(en, self.en_bm25, "e:", self.en_vocab)}
 
+    def rare_phrase(self, text: str, words: Sequence[str]) -> np.ndarray:
+        """Per clause, the longest phrase of the question (two or more Chinese characters) that the clause's own
+        words say and at most ``RARE_PHRASE_CLAUSES`` clauses say, as a share of ``RARE_PHRASE_MAX`` characters:
+        a named thing only one clause lists (数字经济 in 三、's list of industries, 法定代表人 in 五、（三）) is evidence
+        for it that words shared with many clauses (重点产业) are not. The phrase must hold one of the question's
+        words (``words``) that few clauses use: 「对联合体」 is rare as a string but says nothing."""
+        out = np.zeros(len(self.ids))
+        rare = [w for w in words if len(w) >= 2 and has_cjk(w) and 0 < self.df.get(w, 0) <= RARE_PHRASE_WORD]
+        if not rare:
+            return out
+        for run in re.findall(r"[\u3400-\u9fff]{2,}", text):
+            for i in range(len(run) - 1):
+                cand = self._pairs.get(run[i:i + 2])
+                for end in range(i + 2, len(run) + 1):
+                    more = self._pairs.get(run[end - 2:end])
+                    if not cand or not more:
+                        break
+                    piece = run[i:end]
+                    cand = frozenset(c for c in cand & more if piece in self._own[c])
+                    if not cand:
+                        break
+                    if len(cand) <= RARE_PHRASE_CLAUSES and any(w in piece for w in rare):
+                        for c in cand:
+                            out[c] = max(out[c], min(len(piece), RARE_PHRASE_MAX))
+        return out / RARE_PHRASE_MAX
+
+    def rare_en(self, q: Query) -> np.ndarray:
+        """Per clause, how many of an English question's words (up to two, as a share of two) its reference
+        translation uses and at most ``RARE_PHRASE_CLAUSES`` clauses' translations use ("biomedicine" names 三、)."""
+        out = np.zeros(len(self.ids))
+        if not q.english:
+            return out
+        rare = {w for w in en_words(q.text, self.analyzer.stopwords) if 0 < self.en_df.get(w, 0) <= RARE_PHRASE_CLAUSES}
+        for i, words in enumerate(self._en_sets):
+            if rare:
+                out[i] = min(2, len(rare & words)) / 2
+        return out
+
     def dense_signals(self, dense: DenseHits | None) -> dict[str, np.ndarray]:
         n = len(self.ids)
         if dense is None:
@@ -419,7 +474,7 @@ class Retriever:
             explicit[self.pos[cid]] = 1.0 - 0.01 * j
         about = q.about_attachments
         amount_rule = self.rule_clauses * float(bool(q.amounts))
-        return {"amount_rule": amount_rule, "head_cover": cover, "head_full": (cover >= 0.9).astype(float), "own_role": own, "other_role": other,
+        return {"rare_phrase": self.rare_phrase(q.text, q.tokens), "rare_en": self.rare_en(q), "amount_rule": amount_rule, "head_cover": cover, "head_full": (cover >= 0.9).astype(float), "own_role": own, "other_role": other,
                 "heading_phrase": heading, "explicit": explicit, "parent": self.is_parent.astype(float),
                 "parent_cover": self.is_parent * cover,
                 "attach_off": (self.is_attachment & (not about)).astype(float),
@@ -440,7 +495,7 @@ class Retriever:
         faq = sig["d_faq"]
         cols["d_faq"] = faq
         for name in ("head_cover", "head_full", "own_role", "other_role", "heading_phrase", "explicit", "parent",
-                     "parent_cover", "attach_off", "attach_on", "amount_rule"):
+                     "parent_cover", "attach_off", "attach_on", "amount_rule", "rare_phrase", "rare_en"):
             cols[name] = sig[name]
         return np.stack([cols[f] for f in FEATURES], axis=1)
 
