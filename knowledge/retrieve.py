@@ -346,8 +346,8 @@ class Retriever:
         self.en_vocab: set[str] = {t for d in en_docs for t in d}
         self._en_sets = [set(d) for d in en_docs]
         self.en_df: dict[str, int] = {}
-        for d in self._en_sets:
-            for t in d:
+        for words in self._en_sets:
+            for t in words:
                 self.en_df[t] = self.en_df.get(t, 0) + 1
         # each clause's own words (title and text, no heading path), and which clauses use each CJK character pair
         self._own = [re.sub(r"\s+", "", f"{corpus.clauses[cid].title}{corpus.clauses[cid].text}") for cid in self.ids]
