@@ -143,6 +143,14 @@ class DenseHits:
     top: float  # best cosine of any unit of a clause
     oos_top: float = 0.0  # best cosine of an out-of-scope anchor question
     facets: dict[str, dict[int, float]] = field(default_factory=dict)  # clause → facet → best cosine
+    oos_near: float = 0.0  # mean cosine of the three nearest out-of-scope anchors
+    card_near: float = 0.0  # mean cosine of the three nearest card or FAQ questions
+
+
+def _near(sims: list[float], k: int = 3) -> float:
+    """Mean of the ``k`` largest of ``sims`` (0 when none)."""
+    best = sorted(sims, reverse=True)[:k]
+    return sum(best) / len(best) if best else 0.0
 
 
 def chroma_client(path: Path) -> Any:
@@ -363,6 +371,8 @@ class DenseIndex:
             facet: dict[str, tuple[int, float]] = {}
             facets: dict[str, dict[int, float]] = {}
             top = oos = 0.0
+            oos_sims: list[float] = []
+            card_sims: list[float] = []
             for dist, uid in zip(res["distances"][row], res["ids"][row], strict=True):
                 what = units.get(uid)
                 if what is None:
@@ -371,7 +381,10 @@ class DenseIndex:
                 sim = 1.0 - float(dist)
                 if kind == "oos":
                     oos = max(oos, sim)
+                    oos_sims.append(sim)
                     continue
+                if kind in ("card", "faq"):
+                    card_sims.append(sim)
                 pos = clause_pos.get(clause)
                 if pos is None:
                     continue
@@ -384,7 +397,7 @@ class DenseIndex:
                     per[f] = max(per.get(f, -1.0), sim)
                     if sim > facet.get(clause, (-1, -1.0))[1]:
                         facet[clause] = (f, sim)
-            out[i] = DenseHits(by_kind, facet, top, oos, facets)
+            out[i] = DenseHits(by_kind, facet, top, oos, facets, _near(oos_sims), _near(card_sims))
         return out
 
 

@@ -95,7 +95,7 @@ _LEX_COLS = [FEATURES.index(f) for f in LEX_FEATURES]
 # filler words and typos), so it weighs dense neighbours, the fused ranking and the out-of-scope topics
 GATE_FEATURES = (
     "p_top", "margin", "d_card_top", "d_clause_top", "d_sent_top", "d_oos_top", "d_card_vs_oos", "char_top",
-    "oos", "english", "explicit", "amounts",
+    "oos", "english", "explicit", "amounts", "d_near_card_vs_oos",
 )
 
 
@@ -529,7 +529,8 @@ class Retriever:
                             dense.facets.get(cid, {}) if dense is not None else {}))
             if len(hits) >= k:
                 break
-        feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0)
+        feats, unknown = self.gate_features(q, sig, hits, refs, dense.oos_top if dense is not None else 0.0,
+                                            dense.card_near - dense.oos_near if dense is not None and dense.oos_near else 0.0)
         named = _REF_SECTION_EN.search(q.text) if q.english and not q.about_attachments else None
         if named and refs and hits and not any(self.corpus.is_under(hits[0].clause, r) for r in refs):
             hits = _put_first(hits, refs[0])  # "section 4 of the scheme": the section it names, first
@@ -682,7 +683,8 @@ class Retriever:
         return out
 
     def gate_features(self, q: Query, sig: dict[str, np.ndarray], hits: Sequence[Hit],
-                      refs: Sequence[str], oos_top: float = 0.0) -> tuple[dict[str, float], list[str]]:
+                      refs: Sequence[str], oos_top: float = 0.0, near_vs_oos: float = 0.0
+                      ) -> tuple[dict[str, float], list[str]]:
         """Question-level evidence that the documents speak to the question."""
         words = [t for t in dict.fromkeys(q.tokens) if len(t) >= 2 or not t.isascii()]
         lex_hits = " ".join(q.lexicon_hits).lower()
@@ -703,6 +705,8 @@ class Retriever:
             "d_sent_top": float(sig["d_sent"].max()),
             "d_oos_top": oos_top,
             "d_card_vs_oos": float(sig["d_card"].max()) - oos_top if oos_top else 0.0,
+            # the three nearest card questions against the three nearest anchors: a vote, not one neighbour
+            "d_near_card_vs_oos": near_vs_oos,
             "bm25_top": math.log1p(float(sig["bm25"].max())),
             "char_top": math.log1p(float(sig["char"].max())),
             "known": nk,

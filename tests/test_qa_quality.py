@@ -18,13 +18,13 @@ FLOORS = {
     "dev": {"hit@1": 1.0, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "paraphrases": {"hit@1": 0.931, "hit@3": 0.993, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.0},
     "train_extra": {"hit@1": 0.915, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.924, "hit@3": 0.976, "oos_refusal_rate": 0.957, "false_refusal_rate": 0.004},
-    "train_new": {"hit@1": 0.884, "hit@3": 0.969, "oos_refusal_rate": 0.976, "false_refusal_rate": 0.008},
-    "train_en": {"hit@1": 0.846, "hit@3": 0.926, "oos_refusal_rate": 0.96, "false_refusal_rate": 0.04},
-    "train_seven": {"hit@1": 0.894, "hit@3": 0.964, "oos_refusal_rate": 0.92, "false_refusal_rate": 0.012},
-    "train_eight": {"hit@1": 0.907, "hit@3": 0.969, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.007},
-    "train_nine": {"hit@1": 0.933, "hit@3": 0.986, "oos_refusal_rate": 0.916, "false_refusal_rate": 0.0},
-    "heldout": {"hit@1": 0.946, "hit@3": 0.975, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.005},
+    "train_more": {"hit@1": 0.924, "hit@3": 0.976, "oos_refusal_rate": 0.942, "false_refusal_rate": 0.004},
+    "train_new": {"hit@1": 0.884, "hit@3": 0.969, "oos_refusal_rate": 0.969, "false_refusal_rate": 0.008},
+    "train_en": {"hit@1": 0.86, "hit@3": 0.94, "oos_refusal_rate": 0.94, "false_refusal_rate": 0.02},
+    "train_seven": {"hit@1": 0.894, "hit@3": 0.964, "oos_refusal_rate": 0.94, "false_refusal_rate": 0.012},
+    "train_eight": {"hit@1": 0.907, "hit@3": 0.975, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_nine": {"hit@1": 0.933, "hit@3": 0.993, "oos_refusal_rate": 0.966, "false_refusal_rate": 0.0},
+    "heldout": {"hit@1": 0.951, "hit@3": 0.979, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.0},
 }
 
 
