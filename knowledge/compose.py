@@ -129,6 +129,7 @@ def _grams(text: str) -> set[str]:
 
 FACET_TIE = 0.01  # cosines this close are a tie, broken by shared words
 WH_TIE = 0.03  # a facet asked who yields to one this near when the question asks something else
+WH_ASKED_TIE = 0.05  # a question asking who or when goes to a facet asked that way this near the nearest one
 _WH = [("when", re.compile(r"什么时候|啥时候|何时|哪天|几号|几月|截止|\bwhen\b|deadline", re.I)),
        ("who", re.compile(r"谁|哪个部门|哪些部门|哪些单位|哪个单位|哪家|\bwho\b|\bwhom\b", re.I)),
        ("where", re.compile(r"哪里|哪儿|在哪|\bwhere\b", re.I)),
@@ -164,13 +165,20 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return len(g & _grams(f"{f.zh} {f.en}")) / (len(g) or 1)
 
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
-    if valid:  # 「要报什么」 is not 「报给谁」: a facet asked who yields to a near one when the question asks what / when / where
+    if valid:  # 「要报什么」 is not 「报给谁」: a facet asked who yields to a near one when the question asks what / when / where,
+        # and a question asking who or when goes to a near facet asked that way
         first, kind = max(valid, key=lambda i: valid[i]), wh_kind(question)
-        if kind not in ("who", "") and _asked_as(card.facets[first], "who"):
+        asked_so = {i: v for i, v in valid.items() if kind in ("who", "when") and not _asked_as(card.facets[first], kind)
+                    and _asked_as(card.facets[i], kind) and v >= valid[first] - WH_ASKED_TIE}  # 「交给谁」 ≠ 「什么时候交」
+        if asked_so:
+            valid = asked_so
+        elif kind not in ("who", "") and _asked_as(card.facets[first], "who"):
             other = {i: v for i, v in valid.items() if not _asked_as(card.facets[i], "who") and v >= valid[first] - WH_TIE}
             valid = other or valid
         best = max(valid.values())
         near = [i for i, v in valid.items() if v >= best - FACET_TIE]
+        if kind in ("who", "when"):  # a near tie goes to the facet asked the way the question asks
+            near = [i for i in near if _asked_as(card.facets[i], kind)] or near
         return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]
     scored = [(overlap(i), -i) for i in range(len(card.facets))]
     top, neg = max(scored)
@@ -611,6 +619,106 @@ def deadline_lead(card: Card, question: str, lang: str, today: date | None) -> s
     if lang == "en":
         return f"This year's report is due by {due.isoformat()}: {days} day{'' if days == 1 else 's'} left." if days >= 0 else None
     return f"今年（{today.year}年）应在{due.month}月{due.day}日前报送，还有{days}天。" if days >= 0 else None
+
+
+# a date the asker gives (12月28日 / 1月5号 / 28 December / Dec 28) and whether it is in time (算按时吗 / too late?)
+_MD_ZH = re.compile(r"(?<!\d)(1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月\s*(3[01]|[12]\d|0?[1-9]|[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号]")
+_MONTHS_EN = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_MD_EN = re.compile(r"\b(?:(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(" + "|".join(_MONTHS_EN) + r")[a-z]*|(" + "|".join(_MONTHS_EN)
+                    + r")[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?)\b", re.I)
+_IN_TIME = re.compile(r"按时|准时|来得及|赶得上|赶得及|算晚|晚了|迟了|逾期|超期|过期|算迟|延期|in time|on time|too late|\blate\b|overdue|"
+                      r"\bmiss(?:ed)? the deadline", re.I)
+
+
+def report_date_lead(card: Card, question: str, lang: str) -> str | None:
+    """Whether a report sent on the date the question gives is in time for the card's yearly deadline
+    (``annual_report_due``: MM-DD): a December date before it is in time; a January or February date is after the
+    year it reports on ended, so late. Other months, or no date, or no question of timing: None."""
+    due_md = card.facts.get("annual_report_due")
+    if not due_md or not _IN_TIME.search(question) or not _REPORT.search(question):
+        return None
+    dm, dd = (int(x) for x in str(due_md).split("-"))
+    if (m := _MD_ZH.search(question)) is not None:
+        month, day = small_int(m.group(1)), small_int(m.group(2))
+    elif (e := _MD_EN.search(question)) is not None:
+        mon = (e.group(2) or e.group(3) or "")[:3].lower()
+        month, day = _MONTHS_EN.index(mon) + 1, int(e.group(1) or e.group(4))
+    else:
+        return None
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    if lang == "en":
+        given, deadline = f"{day} {_MONTHS_FULL[month - 1]}", f"{dd} {_MONTHS_FULL[dm - 1]}"
+        if month == dm and day <= dd:
+            return f"In time: {given} is before the {deadline} deadline (the report is due by {deadline} each year)."
+        if month <= 2:
+            return (f"Late: {given} is after the {deadline} deadline of the year the report covers (it is due by "
+                    f"{deadline} each year).")
+        return None
+    if month == dm and day <= dd:
+        return f"按时：{month}月{day}日在{dm}月{dd}日的截止日之前（每年{dm}月{dd}日前报送）。"
+    if month <= 2:
+        return f"晚了：{month}月{day}日已过所报年度{dm}月{dd}日的截止日（每年{dm}月{dd}日前报送）。"
+    return None
+
+
+_REPORT = re.compile(r"总结|年报|报告|报送|工作计划|\breport|\bsummary\b|\bwork plan\b", re.I)
+_DISQUALIFIED = re.compile(r"取消|撤销|摘牌|摘了牌|资格|禁入|disqualif|\blos(?:t|e|ing)\b.{0,25}\bstatus\b|"
+                           r"revoked|stripped|\bbann?ed\b|\bbar(?:red)?\b", re.I)
+_MONTHS_FULL = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December"]
+# years since something (满4年 / 过了两年 / 3年前 / four years ago / since 2021 … now 2025)
+_YEARS_N = r"(?<![\d一二两三四五六七八九十])(\d{1,2}|[一二两三四五六七八九十]{1,3})(?!\d)"
+_SINCE_ZH = re.compile(rf"(?:满|过了?|已经|已|快|都)\s*{_YEARS_N}\s*年|{_YEARS_N}\s*年(?:前|以前|之前|了)")
+_EN_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_SINCE_EN = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+years?\s+(?:ago|have passed|has passed|"
+                       r"later|since|back)\b|\b(?:after|for|over)\s+(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)"
+                       r"\s+years?\b", re.I)
+_YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
+_NOW = re.compile(r"现在|今年|目前|如今|都|\bnow\b|\bthis year\b|\btoday\b", re.I)
+
+
+def years_since(question: str, today: date | None) -> int | None:
+    """How many years ago the question says something happened (满4年, 两年前, four years ago; 2021 … now 2025, or
+    one year before ``today``); None when it says none."""
+    if (m := _SINCE_ZH.search(question)) is not None:
+        n = small_int(m.group(1) or m.group(2))
+        return n if 0 < n < 100 else None
+    if (e := _SINCE_EN.search(question)) is not None:
+        w = (e.group(1) or e.group(2)).lower()
+        return int(w) if w.isdigit() else _EN_SMALL[w]
+    years = [int(y) for y in _YEAR.findall(question)]
+    if len(years) >= 2 and _NOW.search(question):
+        return max(years) - min(years) or None
+    if len(years) == 1 and today is not None and years[0] < today.year:
+        return today.year - years[0]
+    return None
+
+
+def bar_lead(card: Card, question: str, lang: str, today: date | None) -> str | None:
+    """Whether the card's bar (``bar_years``: no leading or core membership for N years after disqualification)
+    still holds, given how long ago the question says the disqualification was. None without such a number."""
+    bar = card.facts.get("bar_years")
+    if not bar or not _DISQUALIFIED.search(question):
+        return None
+    n = years_since(question, today)
+    if n is None:
+        return None
+    bar = int(bar)
+    if lang == "en":
+        rule = (f"a unit whose consortium lost its status may not lead or be a core member of another consortium for "
+                f"{bar} years")
+        if n > bar:
+            return f"No longer barred: {rule}, and {n} years have passed."
+        if n < bar:
+            return f"Still barred: {rule}; only {n} year{'s' if n != 1 else ''} have passed."
+        return f"Just {bar} years: {rule}; count from the date the status was cancelled."
+    rule = f"取消创新联合体资格后{bar}年内不得牵头组建或作为核心成员参与其他创新联合体"
+    if n > bar:
+        return f"已超过{bar}年：{rule}，已过{n}年。"
+    if n < bar:
+        return f"仍在{bar}年内：{rule}，才过{n}年。"
+    return f"正好{bar}年：{rule}，以取消资格之日起算。"
 
 
 _CN_DIGITS = "零一二三四五六七八九十"

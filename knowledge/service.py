@@ -33,6 +33,7 @@ from knowledge.compose import (
     asked,
     asks_count,
     asks_quantity,
+    bar_lead,
     beyond_lead,
     card_lead,
     count_lead,
@@ -46,6 +47,7 @@ from knowledge.compose import (
     part_verdict,
     pick_facet,
     place_lead,
+    report_date_lead,
     rival_facet,
     split_parts,
     states_number,
@@ -637,6 +639,8 @@ class QAService:
             got = members_lead(text, lang)
             if got:
                 return got
+        if card is not None and (got := report_date_lead(card, text, lang) or bar_lead(card, text, lang, today)):
+            return got
         if card is not None:
             got = deadline_lead(card, text, lang, today)
             if got:

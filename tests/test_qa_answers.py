@@ -209,6 +209,67 @@ def test_a_near_tie_between_facets_goes_to_the_one_whose_answer_says_the_asked_w
     assert pick_facet(card, clear, q) is card.facets[0]
 
 
+def test_a_who_or_when_question_gets_the_facet_asked_that_way() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import pick_facet
+
+    card = default_cards()["8.3"]
+    when, who = card.facets[0], card.facets[1]
+    near = {0: 0.93, 1: 0.89, 2: 0.87}  # the deadline facet nearest, the recipients' one 0.04 behind
+    assert pick_facet(card, near, "who gets the yearly summary") is who
+    assert pick_facet(card, {0: 0.86, 1: 0.90}, "年度总结什么时候交") is when
+    # far behind, the nearest stays
+    assert pick_facet(card, {0: 0.95, 1: 0.85}, "who gets the yearly summary") is when
+
+
+@pytest.mark.parametrize(("q", "lang", "has"), [
+    ("我们打算12月28日把年度总结报给省科技厅 这样算按时吗", "zh", "按时：12月28日在12月31日的截止日之前"),
+    ("年度总结1月5号交算晚吗", "zh", "晚了：1月5日已过"),
+    ("is sending the annual report on Dec 20 in time?", "en", "In time: 20 December is before the 31 December deadline"),
+    ("we plan to send the yearly summary on 3 January, is that too late?", "en", "Late: 3 January is after"),
+])
+def test_a_report_date_the_question_gives_is_judged_against_the_deadline(q: str, lang: str, has: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import report_date_lead
+
+    assert has in (report_date_lead(default_cards()["8.3"], q, lang) or "")
+
+
+@pytest.mark.parametrize("q", ["年度总结什么时候交", "我们12月28日申报算按时吗", "年度总结6月交算按时吗"])
+def test_no_report_date_verdict_without_a_report_date_and_timing(q: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import report_date_lead
+
+    assert report_date_lead(default_cards()["8.3"], q, "zh") is None
+
+
+@pytest.mark.parametrize(("q", "lang", "has"), [
+    ("我们被取消联合体资格已经满4年了 现在还受牵头限制吗", "zh", "已超过3年"),
+    ("被取消资格两年了能再牵头吗", "zh", "仍在3年内"),
+    ("我们公司2021年被取消过联合体资格 现在都2025年了 还受那个限制吗", "zh", "已过4年"),
+    ("we lost our consortium status four years ago, can we lead a new one?", "en", "No longer barred"),
+    ("our consortium was disqualified 1 year ago - may we be a core member elsewhere?", "en", "Still barred"),
+])
+def test_years_since_a_disqualification_are_judged_against_the_bar(q: str, lang: str, has: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import bar_lead
+
+    assert has in (bar_lead(default_cards()["8.4"], q, lang, TODAY) or "")
+
+
+@pytest.mark.parametrize("q", ["取消资格3年内能参加别的联合体吗", "我们联合体成立2年了，还能存续多久", "被取消资格后多久能再申请"])
+def test_no_bar_verdict_without_years_since_a_disqualification(q: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import bar_lead
+
+    assert bar_lead(default_cards()["8"], q, "zh", TODAY) is None
+
+
+def test_the_bar_verdict_reaches_the_reply() -> None:
+    ans = service().answer("我们被取消联合体资格已经满4年了 现在还受牵头限制吗", today=TODAY)
+    assert ans.citations[0].clause == "8.4" and ans.lead.startswith("已超过3年"), (ans.ranked, ans.lead)
+
+
 @pytest.mark.parametrize(("q", "clause", "has"), [
     ("承担攻关的主要成员单位要换人，得报省科技厅吗", "8.2", "核准"),
     ("牵头企业要在全国有影响力吗", "4.1.1", "行业影响力"),
