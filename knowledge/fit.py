@@ -4,8 +4,8 @@
 
 Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphrases.yaml``,
 ``tests/data/qa_train_extra.yaml``, ``tests/data/qa_train_more.yaml``, ``tests/data/qa_train_new.yaml``,
-``tests/data/qa_train_en.yaml``, ``tests/data/qa_train_seven.yaml``, ``tests/data/qa_train_eight.yaml`` and
-``tests/data/qa_train_nine.yaml``.
+``tests/data/qa_train_en.yaml``, ``tests/data/qa_train_seven.yaml``, ``tests/data/qa_train_eight.yaml``,
+``tests/data/qa_train_nine.yaml`` and ``tests/data/qa_train_ten.yaml``.
 The held-out file
 (``tests/data/qa_heldout.yaml``) is never read here.
 
@@ -40,7 +40,8 @@ TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "te
               ROOT / "tests" / "data" / "qa_train_new.yaml", ROOT / "tests" / "data" / "qa_train_en.yaml",
               ROOT / "tests" / "data" / "qa_train_seven.yaml",
               ROOT / "tests" / "data" / "qa_train_eight.yaml",
-              ROOT / "tests" / "data" / "qa_train_nine.yaml"]
+              ROOT / "tests" / "data" / "qa_train_nine.yaml",
+              ROOT / "tests" / "data" / "qa_train_ten.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 PLATEAU = 0.005  # gate thresholds whose trade-off is this close to the best one count as equally good

@@ -729,7 +729,9 @@ class Retriever:
     # -- helpers ----------------------------------------------------------------------------------------
     def _asked_roles(self, q: Query) -> list[str]:
         roles = self.analyzer.lexicon.roles
-        return [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text]
+        # the role as an actor, in the question's words, or as the lexicon's rendering of them ("be a member" → 成员)
+        return [r for r in roles if r in q.slot_terms.get("actor", []) or role_stem(r) in q.text
+                or role_stem(r) in q.expansions]
 
     def _cover_weights(self, q: Query) -> dict[str, float]:
         """The question's content terms for heading coverage, idf-weighted: its own words that no lexicon
