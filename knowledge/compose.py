@@ -200,6 +200,12 @@ def rival_facet(card: Card, sims: dict[int, float], facet: Facet | None) -> Face
     return card.facets[max(near)[1]] if near else None
 
 
+def _sign(verdict: str) -> int:
+    """+1 for a yes verdict (Yes / Yes, as a rule), -1 for a no (No / As a rule, no), 0 for another (It must)."""
+    v = verdict.lower()
+    return 1 if v.startswith("yes") else -1 if v.startswith("no") or v.endswith(", no") else 0
+
+
 _ORIENTED = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|原则上)[，,：:]?|(?:yes|no)\b", re.I)
 # a plain yes/no opening (是，… / Yes, …): dropped when the question asked no yes/no
 _VERDICT_HEAD = re.compile(r"(?:是|可以|不可以|能|不能|不是)[，,]\s*|(?:yes|no)[,:]\s+", re.I)
@@ -288,6 +294,15 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
             and _fragment_of(rival.en if lang == "en" else rival.zh, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
+    if q.yes_no and polar is not None and rival is not None and rival.polar is not None \
+            and _sign(polar.en) * _sign(rival.polar.en) < 0:
+        # two near facets with opposite verdicts (能牵头两个吗 → 原则上不行; 只能牵头一个吗 → 是): which one the question
+        # asks is in its framing, not its nearness; the rule without either verdict is right for both
+        own = polar.en if lang == "en" else polar.zh
+        body = text[len(own):] if text.lower().startswith(own.lower()) else \
+            text[head.end():] if (head := _VERDICT_HEAD.match(text)) else text
+        body = body.lstrip("：:，,。.;； ")
+        return (body[:1].upper() + body[1:]) if lang == "en" else body
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
     # whether there is a limit, answered by a prohibition (不可以 / 原则上不行 / No): there is one
     if q.yes_no and q.restriction and polar is not None and polar.en in ("No", "As a rule, no"):

@@ -209,6 +209,17 @@ def test_a_near_tie_between_facets_goes_to_the_one_whose_answer_says_the_asked_w
     assert pick_facet(card, clear, q) is card.facets[0]
 
 
+def test_near_facets_with_opposite_verdicts_give_the_rule_without_either() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import asked, card_lead
+
+    card = default_cards()["4.1.3"]
+    no, yes = card.facets[0], card.facets[1]  # 能牵头两个吗 → 原则上不行; 只能牵头一个吗 → 是
+    lead = card_lead(card, yes, "zh", asked("能牵头两个联合体吗"), no)
+    assert not lead.startswith(("是", "原则上不行")) and "仅限牵头组建一个" in lead, lead
+    assert card_lead(card, yes, "zh", asked("只能牵头一个联合体吗"), None).startswith("是")
+
+
 def test_a_who_or_when_question_gets_the_facet_asked_that_way() -> None:
     from knowledge.cards import default_cards
     from knowledge.compose import pick_facet
