@@ -130,7 +130,8 @@ def _grams(text: str) -> set[str]:
 FACET_TIE = 0.01  # cosines this close are a tie, broken by shared words
 WH_TIE = 0.03  # a facet asked who yields to one this near when the question asks something else
 WH_ASKED_TIE = 0.05  # a question asking who or when goes to a facet asked that way this near the nearest one
-_WH = [("when", re.compile(r"什么时候|啥时候|何时|哪天|几号|几月|截止|\bwhen\b|deadline", re.I)),
+_WH = [("when", re.compile(r"什么时候|啥时候|何时|哪天|几号|几月|截止|从哪天|从什么时候|\bwhen\b|deadline|\b(?:what|which) (?:day|date)\b|"
+                           r"\bsince when\b|\bfrom when\b", re.I)),
        ("who", re.compile(r"谁|哪个部门|哪些部门|哪些单位|哪个单位|哪家|\bwho\b|\bwhom\b", re.I)),
        ("where", re.compile(r"哪里|哪儿|在哪|\bwhere\b", re.I)),
        ("what", re.compile(r"什么|啥|\bwhat\b", re.I))]
@@ -180,6 +181,10 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         if kind in ("who", "when"):  # a near tie goes to the facet asked the way the question asks
             near = [i for i in near if _asked_as(card.facets[i], kind)] or near
         return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]
+    kind = wh_kind(question)
+    asked_way = [i for i in range(len(card.facets)) if kind in ("who", "when") and _asked_as(card.facets[i], kind)]
+    if asked_way and max(overlap(i) for i in asked_way) > 0:  # no dense neighbours: among the facets asked that way
+        return card.facets[max(asked_way, key=lambda i: (overlap(i), -i))]
     scored = [(overlap(i), -i) for i in range(len(card.facets))]
     top, neg = max(scored)
     return card.facets[-neg] if top > 0 else None
@@ -212,6 +217,7 @@ _VERDICT_HEAD = re.compile(r"(?:是|可以|不可以|能|不能|不是)[，,]\s*
 # an answer that already opens with its verdict (须：… / 不得… / It must …): no oriented answer goes before it
 _VERDICT = re.compile(r"(?:可以|不可以|能|不能|不行|是|不是|会|不会|须|必须|无须|不得|需要|不需要|应当?)[，,：:]|"
                       r"(?:yes|no|it must|it need|it does|it is)\b", re.I)
+_CONNECTIVE = re.compile(r"而且|并且|且|但|不过|and\b|but\b", re.I)
 _BRANCHES = re.compile(r"；|;\s")  # a gist stating several cases of one rule (自上而下…直接申报；自下而上…先报属地)
 FRAGMENT = 0.8  # a facet answer whose character pairs/words are at least this share of the gist's is a part of it
 
@@ -326,7 +332,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
         if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already
             text = gist
-    if not q.yes_no and (head := _VERDICT_HEAD.match(text)) and len(text) > head.end() + 4:
+    if not q.yes_no and (head := _VERDICT_HEAD.match(text)) and len(text) > head.end() + 4 \
+            and not _CONNECTIVE.match(text[head.end():]):  # 「可以，而且受到鼓励：…」: the yes is part of the sentence
         rest = text[head.end():]  # 「是，原则上…」 for 「要满足哪几个条件」: the facts without a yes nobody asked for
         text = (rest[:1].upper() + rest[1:]) if lang == "en" else rest
         if polar is not None and not text.lower().startswith(p.lower()):
@@ -338,7 +345,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         if p.lower() in text.lower() or _VERDICT.match(text):
             return text  # it says the verdict already (须：…; …变更的，须报省科技厅核准): not twice
         return f"{p}. {text}" if lang == "en" else f"{p}。{text}"
-    if not q.yes_no and starts:
+    if not q.yes_no and starts and not _CONNECTIVE.match(text[len(p):].lstrip("：:，,。.;； ")):
         rest = text[len(p):].lstrip("：:，,。.;； ")
         return (rest[:1].upper() + rest[1:]) if lang == "en" and rest else (rest or text)
     return text
@@ -476,14 +483,14 @@ def amounts(question: str) -> list[Amount]:
                 unit = "元"
         elif not unit:
             continue  # a bare number (一个联合体, 3年) is no amount
-        if unit in ("千", "百", "k", "K") and not m:
-            continue
         wan = value / 10_000
         before = question[max(0, n.start - 14):n.start]
         roles = [(mm.end(), "requested") for mm in _REQ.finditer(before)] + \
                 [(mm.end(), "raised") for mm in _RAISE.finditer(before)] + \
                 [(mm.end(), "other") for mm in _OTHER_MONEY.finditer(before)]
         role = max(roles)[1] if roles else ""
+        if unit in ("千", "百", "k", "K") and not m and not (unit in ("k", "K") and role in ("requested", "raised")):
+            continue  # 3千 / 5百 without a money unit is no sum; "provincial money is 750k" is one
         if not role:  # 「600万自筹资金」 / "6 million yuan of our own money": the words just after, up to the clause's end
             after_end = n.end + (m.end() if m else 0)
             rest = re.split(r"[，,；;。？?！!]|\.\s|\d", question[after_end:after_end + 24], maxsplit=1)[0]

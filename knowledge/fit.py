@@ -5,7 +5,8 @@
 Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphrases.yaml``,
 ``tests/data/qa_train_extra.yaml``, ``tests/data/qa_train_more.yaml``, ``tests/data/qa_train_new.yaml``,
 ``tests/data/qa_train_en.yaml``, ``tests/data/qa_train_seven.yaml``, ``tests/data/qa_train_eight.yaml``,
-``tests/data/qa_train_nine.yaml`` and ``tests/data/qa_train_ten.yaml``.
+``tests/data/qa_train_nine.yaml``,
+``tests/data/qa_train_ten.yaml`` and ``tests/data/qa_train_eleven.yaml``.
 The held-out file
 (``tests/data/qa_heldout.yaml``) is never read here.
 
@@ -41,7 +42,8 @@ TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "te
               ROOT / "tests" / "data" / "qa_train_seven.yaml",
               ROOT / "tests" / "data" / "qa_train_eight.yaml",
               ROOT / "tests" / "data" / "qa_train_nine.yaml",
-              ROOT / "tests" / "data" / "qa_train_ten.yaml"]
+              ROOT / "tests" / "data" / "qa_train_ten.yaml",
+              ROOT / "tests" / "data" / "qa_train_eleven.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 FR_COST = 3.0  # a false refusal weighs this many missed refusals when the refuse threshold is chosen

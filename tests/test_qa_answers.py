@@ -220,6 +220,25 @@ def test_near_facets_with_opposite_verdicts_give_the_rule_without_either() -> No
     assert card_lead(card, yes, "zh", asked("只能牵头一个联合体吗"), None).startswith("是")
 
 
+def test_a_verdict_that_is_part_of_its_sentence_stays() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import asked, card_lead
+
+    card = default_cards()["4.3"]
+    facet = next(f for f in card.facets if f.zh.startswith("可以，而且"))
+    lead = card_lead(card, facet, "zh", asked("民企当牵头方 方案怎么说的"))
+    assert not lead.startswith("而且"), lead
+
+
+def test_a_when_question_without_dense_neighbours_gets_the_facet_asked_when() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import pick_facet
+
+    card = default_cards()["closing"]
+    facet = pick_facet(card, {}, "from what day is the scheme in force")
+    assert facet is not None and "date of issue" in facet.en, facet
+
+
 def test_a_who_or_when_question_gets_the_facet_asked_that_way() -> None:
     from knowledge.cards import default_cards
     from knowledge.compose import pick_facet
@@ -412,6 +431,13 @@ def test_amounts_in_the_question_give_a_computed_lead(q: str, want: list[str]) -
     assert ans.kind == "answer" and ans.citations[0].clause == "4.4", (ans.kind, ans.ranked)
     for w in want:
         assert w in ans.lead, ans.lead
+
+
+def test_thousands_written_k_are_money_only_where_the_words_before_say_whose() -> None:
+    from knowledge.compose import amounts, funding_lead
+
+    assert "CNY 1.5 million" in (funding_lead("we apply for 750k from the province, how much must we raise?", "en") or "")
+    assert amounts("we have 5k employees, can we lead") == []
 
 
 @pytest.mark.parametrize("q", ["申请-100万要自筹多少", "申请0元要自筹多少", "申请100000000000000万要自筹多少"])

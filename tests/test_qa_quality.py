@@ -17,14 +17,15 @@ from tests.qa_helpers import service
 FLOORS = {
     "dev": {"hit@1": 1.0, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "paraphrases": {"hit@1": 0.931, "hit@3": 0.993, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.0},
-    "train_extra": {"hit@1": 0.915, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.921, "hit@3": 0.979, "oos_refusal_rate": 0.957, "false_refusal_rate": 0.004},
-    "train_new": {"hit@1": 0.888, "hit@3": 0.973, "oos_refusal_rate": 0.969, "false_refusal_rate": 0.004},
-    "train_en": {"hit@1": 0.86, "hit@3": 0.946, "oos_refusal_rate": 0.96, "false_refusal_rate": 0.027},
-    "train_seven": {"hit@1": 0.894, "hit@3": 0.97, "oos_refusal_rate": 0.94, "false_refusal_rate": 0.012},
-    "train_eight": {"hit@1": 0.907, "hit@3": 0.975, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_nine": {"hit@1": 0.94, "hit@3": 0.986, "oos_refusal_rate": 0.966, "false_refusal_rate": 0.0},
-    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 0.966, "false_refusal_rate": 0.0},
+    "train_extra": {"hit@1": 0.926, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_more": {"hit@1": 0.924, "hit@3": 0.979, "oos_refusal_rate": 0.942, "false_refusal_rate": 0.004},
+    "train_new": {"hit@1": 0.88, "hit@3": 0.969, "oos_refusal_rate": 0.976, "false_refusal_rate": 0.008},
+    "train_en": {"hit@1": 0.853, "hit@3": 0.94, "oos_refusal_rate": 0.94, "false_refusal_rate": 0.027},
+    "train_seven": {"hit@1": 0.894, "hit@3": 0.964, "oos_refusal_rate": 0.96, "false_refusal_rate": 0.012},
+    "train_eight": {"hit@1": 0.913, "hit@3": 0.975, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_nine": {"hit@1": 0.94, "hit@3": 0.986, "oos_refusal_rate": 0.983, "false_refusal_rate": 0.0},
+    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 0.983, "false_refusal_rate": 0.0},
+    "train_eleven": {"hit@1": 0.941, "hit@3": 0.975, "oos_refusal_rate": 0.975, "false_refusal_rate": 0.009},
     "heldout": {"hit@1": 0.951, "hit@3": 0.975, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.0},
 }
 
@@ -90,7 +91,7 @@ def test_the_fast_path_makes_no_train_question_worse() -> None:
     qs: list[str] = []
     golds: list[list[str] | None] = []
     for name in ("paraphrases", "train_extra", "train_more", "train_new", "train_en", "train_seven", "train_eight", "train_nine",
-                 "train_ten"):
+                 "train_ten", "train_eleven"):
         d = load_questions(SETS[name])
         qs += [it["q"] for it in d["in_scope"]] + [str(q) for q in d["out_of_scope"]]
         golds += [list(it["gold"]) for it in d["in_scope"]] + [None] * len(d["out_of_scope"])
