@@ -156,7 +156,7 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return None
     if len(card.facets) == 1:
         return card.facets[0]
-    g = _grams(question)
+    g, kind = _grams(question), wh_kind(question)
 
     def overlap(i: int) -> float:
         return max((len(g & _grams(q)) / (len(_grams(q)) or 1) for q in card.facets[i].q), default=0.0)
@@ -168,7 +168,7 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
     if valid:  # 「要报什么」 is not 「报给谁」: a facet asked who yields to a near one when the question asks what / when / where,
         # and a question asking who or when goes to a near facet asked that way
-        first, kind = max(valid, key=lambda i: valid[i]), wh_kind(question)
+        first = max(valid, key=lambda i: valid[i])
         asked_so = {i: v for i, v in valid.items() if kind in ("who", "when") and not _asked_as(card.facets[first], kind)
                     and _asked_as(card.facets[i], kind) and v >= valid[first] - WH_ASKED_TIE}  # 「交给谁」 ≠ 「什么时候交」
         if asked_so:
@@ -181,7 +181,6 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         if kind in ("who", "when"):  # a near tie goes to the facet asked the way the question asks
             near = [i for i in near if _asked_as(card.facets[i], kind)] or near
         return card.facets[max(near, key=lambda i: (overlap(i) + states(i), valid[i]))]
-    kind = wh_kind(question)
     asked_way = [i for i in range(len(card.facets)) if kind in ("who", "when") and _asked_as(card.facets[i], kind)]
     if asked_way and max(overlap(i) for i in asked_way) > 0:  # no dense neighbours: among the facets asked that way
         return card.facets[max(asked_way, key=lambda i: (overlap(i), -i))]
@@ -203,6 +202,12 @@ def rival_facet(card: Card, sims: dict[int, float], facet: Facet | None) -> Face
         return None
     near = [(v, j) for j, v in sims.items() if j != i and 0 <= j < len(card.facets) and v >= sims[i] - BRANCH_TIE]
     return card.facets[max(near)[1]] if near else None
+
+
+def _without(verdict: str, text: str) -> str:
+    """``text`` without the ``verdict`` it opens with (and the punctuation after it); ``text`` when it does not."""
+    body = text[len(verdict):] if verdict and text.lower().startswith(verdict.lower()) else text
+    return body.lstrip("：:，,。.;； ")
 
 
 def _sign(verdict: str) -> int:
@@ -305,15 +310,13 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         # two near facets with opposite verdicts (能牵头两个吗 → 原则上不行; 只能牵头一个吗 → 是): which one the question
         # asks is in its framing, not its nearness; the rule without either verdict is right for both
         own = polar.en if lang == "en" else polar.zh
-        body = text[len(own):] if text.lower().startswith(own.lower()) else \
-            text[head.end():] if (head := _VERDICT_HEAD.match(text)) else text
-        body = body.lstrip("：:，,。.;； ")
+        body = _without(own, text) if text.lower().startswith(own.lower()) else \
+            _without("", text[head.end():] if (head := _VERDICT_HEAD.match(text)) else text)
         return (body[:1].upper() + body[1:]) if lang == "en" else body
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
     # whether there is a limit, answered by a prohibition (不可以 / 原则上不行 / No): there is one
     if q.yes_no and q.restriction and polar is not None and polar.en in ("No", "As a rule, no"):
-        body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
-        body = body.lstrip("：:，,。.;； ")
+        body = _without(p, text)
         if lang == "en":
             opening = "Yes, as a rule there is a limit" if "rule" in p.lower() and "rule" not in body.lower() else \
                 "Yes, there is a limit"
@@ -321,15 +324,14 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         return f"有限制：{body}"
     # leave to do without a requirement (the facet's verdict, or its answer, says 须 / must): no
     if q.yes_no and q.omit and (polar.zh.startswith("须") if polar is not None else text.startswith(("须", "必须"))):
-        body = text[len(p):] if p and text.lower().startswith(p.lower()) else text
-        body = body.lstrip("：:，,。.;； ")
+        body = _without(p, text)
         if (verdict := re.match(r"(?:须|必须|It must)[：:，,]\s*", body)) is not None:  # 「须：…」: the rule, without it
             body = body[verdict.end():]
         if lang == "en":
             return f"No: {body[:1].lower() + body[1:]}" if body[1:2].islower() else f"No: {body}"
         return f"{'不算' if q.counts_as else '不可以'}：{body}"
     if facet is not None and len(card.facets) == 1:
-        body = text[len(p):].lstrip("：:，,。.;； ") if p and text.lower().startswith(p.lower()) else text
+        body = _without(p, text) if p and text.lower().startswith(p.lower()) else text
         if _fragment_of(body, gist) and not _ORIENTED.match(body):  # 「可以作为成员单位，但…」 answers already
             text = gist
     if not q.yes_no and (head := _VERDICT_HEAD.match(text)) and len(text) > head.end() + 4 \
@@ -345,8 +347,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         if p.lower() in text.lower() or _VERDICT.match(text):
             return text  # it says the verdict already (须：…; …变更的，须报省科技厅核准): not twice
         return f"{p}. {text}" if lang == "en" else f"{p}。{text}"
-    if not q.yes_no and starts and not _CONNECTIVE.match(text[len(p):].lstrip("：:，,。.;； ")):
-        rest = text[len(p):].lstrip("：:，,。.;； ")
+    if not q.yes_no and starts and not _CONNECTIVE.match(rest := _without(p, text)):
         return (rest[:1].upper() + rest[1:]) if lang == "en" and rest else (rest or text)
     return text
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -269,6 +270,11 @@ def char_grams(text: str) -> list[str]:
     return out
 
 
+def _doc_freq(docs: Sequence[Sequence[str]]) -> dict[str, int]:
+    """How many of ``docs`` use each word."""
+    return dict(Counter(t for d in docs for t in set(d)))
+
+
 def reciprocal_rank(scores: np.ndarray, k: float = 1.0) -> np.ndarray:
     """1 / (k + rank) for clauses with a positive score, 0 for the rest (rank 0 = best)."""
     out = np.zeros(len(scores))
@@ -325,12 +331,8 @@ class Retriever:
         self.vocab: set[str] = {t for d in self.docs for t in d}
         self.char_vocab: set[str] = {g for t in texts for g in char_grams(t)}
         n = len(self.docs)
-        df: dict[str, int] = {}
-        for d in self.docs:
-            for t in set(d):
-                df[t] = df.get(t, 0) + 1
-        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self.df = df
+        self.df = _doc_freq(self.docs)
+        self.idf = {t: math.log(1 + n / c) for t, c in self.df.items()}
         self.max_idf = math.log(1 + n)
         self._term_cache: dict[str, np.ndarray] = {}
         self._heads = self._heading_phrases()
@@ -345,10 +347,7 @@ class Retriever:
         self.en_bm25 = BM25Okapi(en_docs, k1=1.2, b=0.5)
         self.en_vocab: set[str] = {t for d in en_docs for t in d}
         self._en_sets = [set(d) for d in en_docs]
-        self.en_df: dict[str, int] = {}
-        for words in self._en_sets:
-            for t in words:
-                self.en_df[t] = self.en_df.get(t, 0) + 1
+        self.en_df = _doc_freq(en_docs)
         # each clause's own words (title and text, no heading path), and which clauses use each CJK character pair
         self._own = [re.sub(r"\s+", "", f"{corpus.clauses[cid].title}{corpus.clauses[cid].text}") for cid in self.ids]
         pairs: dict[str, set[int]] = {}
