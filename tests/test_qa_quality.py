@@ -16,17 +16,17 @@ from tests.qa_helpers import service
 # floors at the measured values (README, benchmarks/qa_eval.py); held-out: never tuned on
 FLOORS = {
     "dev": {"hit@1": 1.0, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "paraphrases": {"hit@1": 0.931, "hit@3": 0.993, "oos_refusal_rate": 0.978, "false_refusal_rate": 0.0},
-    "train_extra": {"hit@1": 0.926, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.924, "hit@3": 0.979, "oos_refusal_rate": 0.942, "false_refusal_rate": 0.004},
-    "train_new": {"hit@1": 0.88, "hit@3": 0.969, "oos_refusal_rate": 0.976, "false_refusal_rate": 0.008},
-    "train_en": {"hit@1": 0.853, "hit@3": 0.94, "oos_refusal_rate": 0.94, "false_refusal_rate": 0.027},
-    "train_seven": {"hit@1": 0.894, "hit@3": 0.964, "oos_refusal_rate": 0.96, "false_refusal_rate": 0.012},
-    "train_eight": {"hit@1": 0.913, "hit@3": 0.975, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_nine": {"hit@1": 0.94, "hit@3": 0.986, "oos_refusal_rate": 0.983, "false_refusal_rate": 0.0},
-    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 0.983, "false_refusal_rate": 0.0},
-    "train_eleven": {"hit@1": 0.941, "hit@3": 0.975, "oos_refusal_rate": 0.975, "false_refusal_rate": 0.009},
-    "heldout": {"hit@1": 0.951, "hit@3": 0.975, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.0},
+    "paraphrases": {"hit@1": 0.943, "hit@3": 0.993, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
+    "train_extra": {"hit@1": 0.936, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_more": {"hit@1": 0.924, "hit@3": 0.979, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.004},
+    "train_new": {"hit@1": 0.884, "hit@3": 0.968, "oos_refusal_rate": 0.984, "false_refusal_rate": 0.009},
+    "train_en": {"hit@1": 0.846, "hit@3": 0.932, "oos_refusal_rate": 0.939, "false_refusal_rate": 0.034},
+    "train_seven": {"hit@1": 0.887, "hit@3": 0.958, "oos_refusal_rate": 0.959, "false_refusal_rate": 0.019},
+    "train_eight": {"hit@1": 0.906, "hit@3": 0.974, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_nine": {"hit@1": 0.932, "hit@3": 0.986, "oos_refusal_rate": 0.982, "false_refusal_rate": 0.0},
+    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 0.982, "false_refusal_rate": 0.0},
+    "train_eleven": {"hit@1": 0.949, "hit@3": 0.974, "oos_refusal_rate": 0.974, "false_refusal_rate": 0.009},
+    "heldout": {"hit@1": 0.95, "hit@3": 0.979, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.0},
 }
 
 
