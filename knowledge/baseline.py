@@ -25,7 +25,8 @@ SETS = {"dev": ROOT.parent / "shared" / "eval" / "dev_questions.yaml", "paraphra
         "train_new": DATA / "qa_train_new.yaml", "train_en": DATA / "qa_train_en.yaml", "train_seven": DATA / "qa_train_seven.yaml",
         "train_eight": DATA / "qa_train_eight.yaml", "train_nine": DATA / "qa_train_nine.yaml",
         "train_ten": DATA / "qa_train_ten.yaml",
-        "train_eleven": DATA / "qa_train_eleven.yaml",
+        "train_eleven": DATA / "qa_train_eleven.yaml", "train_twelve": DATA / "qa_train_twelve.yaml",
+        "train_thirteen": DATA / "qa_train_thirteen.yaml",
         "heldout": DATA / "qa_heldout.yaml"}
 BASELINE = DATA / "qa_baseline.json"
 

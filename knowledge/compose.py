@@ -270,11 +270,62 @@ class Asked:
     omit: bool = False  # leave to do without something (``asks_to_omit``)
     restriction: bool = False  # whether there is a limit (``asks_restriction``)
     counts_as: bool = False  # whether something counts or holds (算生效了吗 / 有效吗): a "no" is 「不算」
+    text: str = ""  # the question itself (what a yes/no question names: ``listed_item``)
 
 
 def asked(text: str) -> Asked:
     return Asked(is_yes_no(text), asks_count(text), asks_place(text), asks_choice(text), asks_to_omit(text),
-                 asks_restriction(text), bool(_COUNTS_AS.search(text)))
+                 asks_restriction(text), bool(_COUNTS_AS.search(text)), text)
+
+
+_LIST_ZH = re.compile(r"[\u3400-\u9fff]+(?:、[\u3400-\u9fff]+){2,}")
+_LIST_EN = re.compile(r"(?:[A-Za-z][\w-]*(?: [a-z][\w-]*){0,3}, ){2,}(?:and |or )?[A-Za-z][\w-]*(?: [a-z][\w-]*){0,3}")
+_ONLY = re.compile(r"只|仅|就行|就够|就可以|光|单凭|不用|不需要|无需|不在|没有|\bonly\b|\bjust\b|\benough\b|\bnot\b|n't", re.I)
+
+
+def enumerates(text: str) -> bool:
+    """The text lists three or more things (A、B、C)."""
+    return _LIST_ZH.search(text) is not None
+
+
+def list_count_lead(lead: str, question: str, lang: str) -> str | None:
+    """How many items the lead's enumeration names (主要目标点了几个产业 → 「列了9个：…」), when the question counts
+    and the lead says no number of its own; None otherwise."""
+    counter = asks_count(question)
+    if not counter or _states_count(lead, counter) or re.search(r"\d|[一二两三四五六七八九十]+[个项条家种类]", lead):
+        return None
+    if lang == "en":
+        m = _LIST_EN.search(lead)
+        n = len(re.split(r",\s*(?:and\s+|or\s+)?", m.group())) if m else 0
+        return f"{n} are named: {lead}" if n >= 3 else None
+    z = _LIST_ZH.search(lead)
+    n = len(z.group().split("、")) if z else 0
+    return f"列了{n}{counter if counter in _COUNTERS else '个'}：{lead}" if n >= 3 else None
+
+
+def listed_item(text: str, question: str, lang: str) -> str:
+    """The item of an enumeration in ``text`` (three or more: A、B、C / A, B and C) that the question names
+    (生物医药在点名的产业里吗 → 生物医药; is photovoltaics one of the sectors → photovoltaics); "" when it names
+    none, or asks whether that item alone is enough or is left out (只要…就行 / only / not)."""
+    if _ONLY.search(question):
+        return ""
+    low = question.lower()
+    if lang == "en":
+        for m in _LIST_EN.finditer(text):
+            items = [re.sub(r"^(?:and|or) ", "", x.strip()) for x in m.group().split(",")]
+            for item in items:
+                if len(item) >= 4 and re.search(rf"\b{re.escape(item.lower())}\b", low):
+                    return item
+        return ""
+    for m in _LIST_ZH.finditer(text):
+        items = m.group().split("、")
+        # the first item's run may begin with the words before the list (重点围绕高原特色农业): its end counts
+        for i, item in enumerate(items):
+            if len(item) >= 2 and item in question:
+                return item
+            if i == 0 and any(item[k:] in question for k in range(1, len(item) - 1) if len(item) - k >= 3):
+                return next(item[k:] for k in range(1, len(item) - 1) if len(item) - k >= 3 and item[k:] in question)
+    return ""
 
 
 def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet | None = None) -> str:
@@ -341,6 +392,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         if polar is not None and not text.lower().startswith(p.lower()):
             return text
     if polar is None:
+        if q.yes_no and not _ORIENTED.match(text) and (item := listed_item(text, q.text, lang)):
+            return f"Yes, {item} is named: {text}" if lang == "en" else f"是的，列有{item}：{text}"
         return text
     starts = text.lower().startswith(p.lower())
     if q.yes_no and not starts:
@@ -485,7 +538,7 @@ def amounts(question: str) -> list[Amount]:
         elif not unit:
             continue  # a bare number (一个联合体, 3年) is no amount
         wan = value / 10_000
-        before = question[max(0, n.start - 14):n.start]
+        before = question[max(0, n.start - (14 if _CJK.search(question) else 32)):n.start]  # English words are longer
         roles = [(mm.end(), "requested") for mm in _REQ.finditer(before)] + \
                 [(mm.end(), "raised") for mm in _RAISE.finditer(before)] + \
                 [(mm.end(), "other") for mm in _OTHER_MONEY.finditer(before)]
@@ -499,6 +552,16 @@ def amounts(question: str) -> list[Amount]:
                     [(mm.start(), "raised") for mm in _RAISE.finditer(rest)]
             role = min(later)[1] if later else ""
         out.append(Amount(wan, role, question[n.start:n.end + (m.end() if m else 0)]))
+    return out
+
+
+def amounts_written(text: str) -> list[Amount]:
+    """Every sum of money a text writes (bounds included: 200万元及以上 is 200万), without roles."""
+    out: list[Amount] = []
+    for n in find_numbers(text):
+        m = _MONEY_UNIT.match(text[n.end:n.end + 4])
+        if n.unit in ("万", "亿", "w", "W") or (m and m.group(1) == "元"):  # find_numbers applied 万 / 亿
+            out.append(Amount(n.value / 10_000, "", text[n.start:n.end]))
     return out
 
 
@@ -542,6 +605,10 @@ def funding_lead(question: str, lang: str, ratio: str = "2:1") -> str | None:
             raised = found[1]
     if req is not None and raised is not None:
         f = funding(req.wan, raised.wan, k)
+        if f.holds and raised.wan == f.min_required:  # 自筹3000万、申请1500万: the minimum itself
+            return (f"Yes, exactly enough: {_wan(raised.wan, lang)} self-raised against {_wan(req.wan, lang)} "
+                    f"requested is exactly the required {ratio}." if lang == "en" else
+                    f"够，刚好达标：自筹{_wan(raised.wan, lang)}、申请{_wan(req.wan, lang)}，比例正好是{ratio}（不低于{ratio}）。")
         if f.holds:
             return (f"Yes, that is enough: {_wan(raised.wan, lang)} self-raised against {_wan(req.wan, lang)} requested "
                     f"is {f.ratio}:1, at least the required {ratio} (minimum {_wan(f.min_required, lang)})."
@@ -697,25 +764,58 @@ _EN_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "se
 _SINCE_EN = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+years?\s+(?:ago|have passed|has passed|"
                        r"later|since|back)\b|\b(?:after|for|over)\s+(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)"
                        r"\s+years?\b", re.I)
-_YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
-_NOW = re.compile(r"现在|今年|目前|如今|都|\bnow\b|\bthis year\b|\btoday\b", re.I)
+_MONTH_N = r"(1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
+_DATE_ZH = re.compile(rf"(?<!\d)(20\d\d)\s*年(?:\s*{_MONTH_N}\s*月)?")
+_DATE_EN = re.compile(r"\b(?:(" + "|".join(_MONTHS_EN) + r")[a-z]*\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?)?(20\d\d)\b",
+                      re.I)
+_NOW = re.compile(r"现在|今年|目前|如今|都|到|至今|截至|\bnow\b|\bthis year\b|\btoday\b|\bby\b|\bas of\b", re.I)
+
+
+def _dates(question: str) -> list[tuple[int, int | None]]:
+    """(year, month or None) of each date the question writes (2022年8月, 2023年, August 2022, 2021)."""
+    out: list[tuple[int, int | None]] = []
+    for m in _DATE_ZH.finditer(question):
+        out.append((int(m.group(1)), small_int(m.group(2)) if m.group(2) else None))
+    if not out:
+        for e in _DATE_EN.finditer(question):
+            out.append((int(e.group(2)), _MONTHS_EN.index(e.group(1).lower()[:3]) + 1 if e.group(1) else None))
+    return out
+
+
+def months_since(question: str, today: date | None) -> int | None:
+    """How many months ago the question says something happened: 满4年 / 两年前 / four years ago (whole years);
+    from one date to another that it calls now (2022年8月 … 到2025年10月: 38), or from one date to ``today``
+    (months counted where both sides give one, else whole years); None when it says none."""
+    if (m := _SINCE_ZH.search(question)) is not None:
+        n = small_int(m.group(1) or m.group(2))
+        return n * 12 if 0 < n < 100 else None
+    if (e := _SINCE_EN.search(question)) is not None:
+        w = (e.group(1) or e.group(2)).lower()
+        return 12 * (int(w) if w.isdigit() else _EN_SMALL[w])
+    dates = _dates(question)
+    if len(dates) >= 2 and _NOW.search(question):
+        (y0, m0), (y1, m1) = min(dates, key=lambda d: (d[0], d[1] or 0)), max(dates, key=lambda d: (d[0], d[1] or 0))
+    elif len(dates) == 1 and today is not None and dates[0][0] < today.year:
+        (y0, m0), (y1, m1) = dates[0], (today.year, today.month)
+    else:
+        return None
+    months = 12 * (y1 - y0) + (m1 - m0 if m0 is not None and m1 is not None else 0)
+    return months if months > 0 else None
 
 
 def years_since(question: str, today: date | None) -> int | None:
-    """How many years ago the question says something happened (满4年, 两年前, four years ago; 2021 … now 2025, or
-    one year before ``today``); None when it says none."""
-    if (m := _SINCE_ZH.search(question)) is not None:
-        n = small_int(m.group(1) or m.group(2))
-        return n if 0 < n < 100 else None
-    if (e := _SINCE_EN.search(question)) is not None:
-        w = (e.group(1) or e.group(2)).lower()
-        return int(w) if w.isdigit() else _EN_SMALL[w]
-    years = [int(y) for y in _YEAR.findall(question)]
-    if len(years) >= 2 and _NOW.search(question):
-        return max(years) - min(years) or None
-    if len(years) == 1 and today is not None and years[0] < today.year:
-        return today.year - years[0]
-    return None
+    """Whole years of :func:`months_since` (None when it says none)."""
+    months = months_since(question, today)
+    return months // 12 if months is not None else None
+
+
+def _span(months: int, lang: str) -> str:
+    years, rest = divmod(months, 12)
+    if lang == "en":
+        y = f"{years} year{'s' if years != 1 else ''}" if years else ""
+        r = f"{rest} month{'s' if rest != 1 else ''}" if rest else ""
+        return " and ".join(x for x in (y, r) if x)
+    return (f"{years}年" if years else "") + (f"{rest}个月" if rest else "")
 
 
 def bar_lead(card: Card, question: str, lang: str, today: date | None) -> str | None:
@@ -724,23 +824,24 @@ def bar_lead(card: Card, question: str, lang: str, today: date | None) -> str | 
     bar = card.facts.get("bar_years")
     if not bar or not _DISQUALIFIED.search(question):
         return None
-    n = years_since(question, today)
-    if n is None:
+    months = months_since(question, today)
+    if months is None:
         return None
     bar = int(bar)
+    span = _span(months, lang)
     if lang == "en":
         rule = (f"a unit whose consortium lost its status may not lead or be a core member of another consortium for "
                 f"{bar} years")
-        if n > bar:
-            return f"No longer barred: {rule}, and {n} years have passed."
-        if n < bar:
-            return f"Still barred: {rule}; only {n} year{'s' if n != 1 else ''} have passed."
+        if months > bar * 12:
+            return f"No longer barred: {rule}, and {span} have passed."
+        if months < bar * 12:
+            return f"Still barred: {rule}; only {span} {'has' if span.startswith('1 ') and ' and ' not in span else 'have'} passed."
         return f"Just {bar} years: {rule}; count from the date the status was cancelled."
     rule = f"取消创新联合体资格后{bar}年内不得牵头组建或作为核心成员参与其他创新联合体"
-    if n > bar:
-        return f"已超过{bar}年：{rule}，已过{n}年。"
-    if n < bar:
-        return f"仍在{bar}年内：{rule}，才过{n}年。"
+    if months > bar * 12:
+        return f"已超过{bar}年：{rule}，已过{span}。"
+    if months < bar * 12:
+        return f"仍在{bar}年内：{rule}，才过{span}。"
     return f"正好{bar}年：{rule}，以取消资格之日起算。"
 
 

@@ -53,7 +53,8 @@ _EN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _ORDINAL = re.compile(rf"第([{CN_NUM}\d]{{1,2}})(?:个)?(部分|条|栏|步|项|点|节|款)")
 _WHOLE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,10}$")
 # the first or the last part of a named whole (协议模板最后那条 / 建设方案最开头那部分): 1 or -1
-_END_PLACE = re.compile(r"(最后|最末|末尾|最开头|开头|最前面)(?:的)?(?:一|那|这)?(?:个)?(部分|条|栏|步|项|点|节|款)")
+_END_PLACE = re.compile(r"(最后|最末|末尾|收尾|结尾|最开头|开头|最前面|打头)(?:的)?(?:那|这)?(?:一)?(?:个)?(部分|条|栏|步|项|点|节|款)")
+_LAST = ("最后", "最末", "末尾", "收尾", "结尾")
 _COUNT_OF = re.compile(r"(?:一共|总共|共)?(?:有|分)?(?<!第)几(?:个)?(部分|条|栏|步|项|点|节|款)")
 _EN_ORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 _EN_NUMS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -560,7 +561,7 @@ class Retriever:
         end = _END_PLACE.search(q.text) if m is None else None
         if end is not None:  # 协议模板最后那条: the whole's last (or first) part
             found = self._named_whole(q.text[:end.start()], 1, end.group(2))
-            return (_put_first(hits, found[1][-1 if end.group(1) in ("最后", "最末", "末尾") else 0]) if found
+            return (_put_first(hits, found[1][-1 if end.group(1) in _LAST else 0]) if found
                     else hits), None
         if m is not None:
             n, unit, before = small_int(m.group(1)), m.group(2), q.text[:m.start()]

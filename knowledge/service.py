@@ -30,6 +30,7 @@ from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     Asked,
     amounts,
+    amounts_written,
     asked,
     asks_count,
     asks_quantity,
@@ -39,9 +40,11 @@ from knowledge.compose import (
     count_lead,
     counts_whole,
     deadline_lead,
+    enumerates,
     field_count_lead,
     funding_lead,
     heading_lead,
+    list_count_lead,
     members_lead,
     own_phrase,
     part_verdict,
@@ -94,6 +97,13 @@ def oos_anchors() -> list[str]:
 def replies() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(REPLIES_FILE.read_text(encoding="utf-8"))
     return data
+
+
+# counters of the kinds of thing a clause lists (几个产业 / 几类单位 / how many sectors), not of organisations or
+# of what has happened (多少家联合体 / 去年有多少 / how many so far: tallies the documents do not keep)
+_LISTED_COUNTERS = ("个", "种", "类", "项", "方面", "n")
+_TALLY = re.compile(r"去年|今年|目前|已经|已有|至今|现在|so far|last year|this year|already|currently|"
+                    r"how many (?:consortia|consortiums|compan|firms|units|organi|members)", re.I)
 
 
 def _r(key: str, lang: str, **kw: Any) -> str:
@@ -518,6 +528,8 @@ class QAService:
         if ret.query.oos_shapes:  # about the assistant, another jurisdiction, facts the scheme lacks …
             if self._answered_by_a_notice(ret):  # … unless a loaded notice says them (dates, amounts)
                 return "answer", 1.0
+            if self._amount_in_best(ret):  # … or the best clause writes the amount asked about
+                return "answer", ret.hits[0].prob
             return "refused", 0.0
         if ret.features.get("explicit"):
             return "answer", 1.0
@@ -581,7 +593,7 @@ class QAService:
             if lead is None:
                 lead = card_lead(card, facet, lang, shape, rival_facet(card, h.facet_sims, facet)) if card else \
                     self._own_lead(h.clause, weights, lang)
-                lead = self._count_lead(h.clause, lead, text, lang) or lead
+                lead = self._count_lead(h.clause, lead, text, lang) or list_count_lead(lead, text, lang) or lead
                 lead = place_lead(lead, text, lang)
                 lead = heading_lead(lead, self._title(h.clause, lang), text, lang)
                 if card:
@@ -618,7 +630,13 @@ class QAService:
         the rule's clause, when among the three best, answers first (its lead is computed)."""
         if not tops or tops[0].clause in self.rule_clauses:
             return tops
-        if not any(a.role in ("requested", "raised") for a in amounts(text)):
+        sums = [a for a in amounts(text) if a.role in ("requested", "raised")]
+        if not sums:
+            return tops
+        # the best clause writes an amount of its own (近三年财政支持200万元及以上的项目 for 「支持刚好200万 能填吗」) and the
+        # question asks no sum: it is about that clause's threshold, not a sum under the funding rule
+        if amounts_written(self.corpus.full_text(tops[0].clause) or "") and not asks_quantity(text) \
+                and all(a.role == "requested" for a in sums):
             return tops
         rule = next((h for h in ret.hits[:3] if h.clause in self.rule_clauses), None)
         if rule is None:
@@ -713,6 +731,13 @@ class QAService:
         ret.hits = [added[0], *(h for h in ret.hits if h is not added[0])]
         return True
 
+    def _amount_in_best(self, ret: Retrieval) -> bool:
+        """A question about amounts of money (a topic the scheme covers only in part) whose best clause writes
+        one (申请表第五栏: 财政支持200万元及以上的项目, for 「财政支持多少以上的才用填」): that clause answers it."""
+        topic = self.analyzer.lexicon.partial_topics(ret.query.text)
+        return bool(ret.hits) and topic is not None and topic[0] == "funding" \
+            and bool(amounts_written(self.corpus.full_text(ret.hits[0].clause) or ""))
+
     def _newer_first(self, hits: list[Hit], today: date | None) -> list[Hit]:
         """A clause of a document that a newer one superseded goes after the newer document's best clause
         (the old rule is then only cited as history)."""
@@ -751,18 +776,20 @@ class QAService:
         (申请150万 / 5家企业 lead to a computed answer), nothing else is asked beside it (「存续几年 绩效评价看哪些方面」:
         the other part may be answered), and the best clause does not say one."""
         return asks_quantity(text) and not states_number(text) and not _OTHER_ASK.search(text) \
-            and not self._states_a_number(hits[0].clause)
+            and not self._states_a_number(hits[0].clause, text)
 
-    def _states_a_number(self, cid: str) -> bool:
+    def _states_a_number(self, cid: str, text: str = "") -> bool:
         """The clause (with its parts, its card's facts and gist) says a number, or is made of parts a count could
-        go over: what a quantity question can be answered from."""
+        go over, or lists three or more things that a count question (``text``) can count: what a quantity
+        question can be answered from."""
         c, card = self.corpus.clauses[cid], self.cards.get(cid)
         if len(c.children) >= 2:
             return True
         own = [c, *(self.corpus.clauses[k] for k in self.corpus.descendants(cid))]  # words, not their numbering
         said = " ".join(f"{x.title} {x.text}" for x in own) + (
             " ".join(map(str, card.facts.values())) + card.gist.zh if card else "")
-        return states_number(said)
+        return states_number(said) or bool(asks_count(text) in _LISTED_COUNTERS and not _TALLY.search(text)
+                                           and enumerates(said))
 
     def _no_number(self, raw: str, lang: str, ret: Retrieval, ctx: dict[str, Any] | None,
                    feats: dict[str, Any]) -> Answer:

@@ -295,6 +295,53 @@ def test_no_bar_verdict_without_years_since_a_disqualification(q: str) -> None:
     assert bar_lead(default_cards()["8"], q, "zh", TODAY) is None
 
 
+@pytest.mark.parametrize(("q", "lang", "has"), [
+    ("公司2022年8月被取消过资格，到2025年10月了想重新牵头一个，还受限吗", "zh", "已过3年2个月"),
+    ("我们2024年3月被取消了联合体资格，现在能牵头吗", "zh", "仍在3年内"),
+    ("Our consortium was disqualified in March 2023. Can we lead a new one now?", "en", "3 years and 9 months"),
+])
+def test_months_count_when_the_dates_give_them(q: str, lang: str, has: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import bar_lead
+
+    assert has in (bar_lead(default_cards()["8.4"], q, lang, TODAY) or ""), bar_lead(default_cards()["8.4"], q, lang, TODAY)
+
+
+@pytest.mark.parametrize(("q", "lang", "start"), [
+    ("生物医药在方案点名的产业里面吗", "zh", "是的，列有生物医药"),
+    ("is photovoltaics one of the sectors they name", "en", "Yes, photovoltaics is named"),
+    ("主要目标一共点了几个重点产业的名", "zh", "列了9个"),
+    ("how many industries does the scheme name", "en", "9 are named"),
+])
+def test_a_list_answers_whether_it_names_an_item_and_how_many(q: str, lang: str, start: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.kind == "answer" and ans.citations[0].clause == "3" and ans.lead.startswith(start), (ans.ranked, ans.lead)
+
+
+@pytest.mark.parametrize("q", ["白酒在方案点名的产业里吗", "只要是生物医药企业就能牵头吗", "生物医药不在名单里吧"])
+def test_no_yes_for_an_item_the_list_does_not_name_or_alone(q: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert not ans.lead.startswith("是的，列有"), ans.lead
+
+
+@pytest.mark.parametrize(("q", "lang", "has"), [
+    ("省里支持0.15亿 我们公司配套3000万 这个比例合规吗", "zh", "刚好达标"),
+    ("We raise 2 million ourselves and request 1 million, is that ok?", "en", "exactly enough"),
+    ("provincial money is 750k, what is our minimum own contribution", "en", "CNY 1.5 million"),
+])
+def test_funding_sums_exact_minimum_and_english_roles(q: str, lang: str, has: str) -> None:
+    from knowledge.compose import funding_lead
+
+    assert has in (funding_lead(q, lang) or ""), funding_lead(q, lang)
+
+
+def test_an_amount_the_best_clause_writes_itself_is_not_a_funding_sum() -> None:
+    ans = service().answer("我们近三年承担的省级项目财政支持刚好200万整 能填进申请表第五栏吗", today=TODAY)
+    assert ans.citations[0].clause == "A1.form.5" and "自筹" not in ans.lead, (ans.ranked, ans.lead)
+    ans = service().answer("申请200万 自筹要多少", today=TODAY)
+    assert "400万" in ans.lead, ans.lead
+
+
 def test_the_bar_verdict_reaches_the_reply() -> None:
     ans = service().answer("我们被取消联合体资格已经满4年了 现在还受牵头限制吗", today=TODAY)
     assert ans.citations[0].clause == "8.4" and ans.lead.startswith("已超过3年"), (ans.ranked, ans.lead)

@@ -16,17 +16,19 @@ from tests.qa_helpers import service
 # floors at the measured values (README, benchmarks/qa_eval.py); held-out: never tuned on
 FLOORS = {
     "dev": {"hit@1": 1.0, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "paraphrases": {"hit@1": 0.943, "hit@3": 0.993, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
+    "paraphrases": {"hit@1": 0.937, "hit@3": 0.987, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
     "train_extra": {"hit@1": 0.936, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.924, "hit@3": 0.979, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.004},
-    "train_new": {"hit@1": 0.884, "hit@3": 0.968, "oos_refusal_rate": 0.984, "false_refusal_rate": 0.009},
-    "train_en": {"hit@1": 0.846, "hit@3": 0.932, "oos_refusal_rate": 0.939, "false_refusal_rate": 0.034},
-    "train_seven": {"hit@1": 0.887, "hit@3": 0.958, "oos_refusal_rate": 0.959, "false_refusal_rate": 0.019},
-    "train_eight": {"hit@1": 0.906, "hit@3": 0.974, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_nine": {"hit@1": 0.932, "hit@3": 0.986, "oos_refusal_rate": 0.982, "false_refusal_rate": 0.0},
-    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 0.982, "false_refusal_rate": 0.0},
-    "train_eleven": {"hit@1": 0.949, "hit@3": 0.974, "oos_refusal_rate": 0.974, "false_refusal_rate": 0.009},
-    "heldout": {"hit@1": 0.95, "hit@3": 0.979, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.0},
+    "train_more": {"hit@1": 0.917, "hit@3": 0.975, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.008},
+    "train_new": {"hit@1": 0.884, "hit@3": 0.972, "oos_refusal_rate": 0.984, "false_refusal_rate": 0.005},
+    "train_en": {"hit@1": 0.839, "hit@3": 0.926, "oos_refusal_rate": 0.959, "false_refusal_rate": 0.048},
+    "train_seven": {"hit@1": 0.893, "hit@3": 0.964, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.013},
+    "train_eight": {"hit@1": 0.919, "hit@3": 0.974, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_nine": {"hit@1": 0.939, "hit@3": 0.986, "oos_refusal_rate": 0.982, "false_refusal_rate": 0.0},
+    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_eleven": {"hit@1": 0.966, "hit@3": 0.991, "oos_refusal_rate": 0.987, "false_refusal_rate": 0.0},
+    "train_twelve": {"hit@1": 0.939, "hit@3": 0.979, "oos_refusal_rate": 0.979, "false_refusal_rate": 0.0},
+    "train_thirteen": {"hit@1": 0.919, "hit@3": 1.0, "oos_refusal_rate": 0.882, "false_refusal_rate": 0.0},
+    "heldout": {"hit@1": 0.946, "hit@3": 0.975, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.005},
 }
 
 
@@ -91,7 +93,7 @@ def test_the_fast_path_makes_no_train_question_worse() -> None:
     qs: list[str] = []
     golds: list[list[str] | None] = []
     for name in ("paraphrases", "train_extra", "train_more", "train_new", "train_en", "train_seven", "train_eight", "train_nine",
-                 "train_ten", "train_eleven"):
+                 "train_ten", "train_eleven", "train_twelve"):
         d = load_questions(SETS[name])
         qs += [it["q"] for it in d["in_scope"]] + [str(q) for q in d["out_of_scope"]]
         golds += [list(it["gold"]) for it in d["in_scope"]] + [None] * len(d["out_of_scope"])

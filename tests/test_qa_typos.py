@@ -26,6 +26,7 @@ def repairer() -> TypoRepairer:
     ("组建协意谁来签字", "组建协议谁来签字"),
     ("只有龙头企叶才能牵头吗", "只有龙头企业才能牵头吗"),
     ("遵循市厂机制是啥意思", "遵循市场机制是啥意思"),
+    ("联合体建的中式平台是干什么用的", "联合体建的中试平台是干什么用的"),  # 中式 is a word, 中式平台 a scheme phrase's typo
 ])
 def test_a_typo_of_a_scheme_phrase_is_repaired(repairer: TypoRepairer, typed: str, meant: str) -> None:
     assert repairer.repair(typed) == meant
@@ -36,6 +37,7 @@ def test_a_typo_of_a_scheme_phrase_is_repaired(repairer: TypoRepairer, typed: st
     "有个成员单位想退出，不影响项目，需要签点什么吗",  # 个 (a most common character) is not 各
     "联合体至少要牵头几个省重大专项",  # 要 is a word of its own
     "建筑施工联合体投标需要什么资质",
+    "我们喜欢中式风格的装修",  # 中式 outside a four-character scheme phrase stays
     "What is the match-funding ratio?",
     "",
 ])
