@@ -752,6 +752,50 @@ def report_date_lead(card: Card, question: str, lang: str) -> str | None:
     return None
 
 
+_EFFECTIVE = re.compile(r"生效|effective|take[sn]? effect|came into force|comes? into force|in force", re.I)
+_YMD_ZH = re.compile(r"(?<!\d)(20\d\d)\s*年\s*(1[0-2]|0?[1-9])\s*月\s*(3[01]|[12]\d|0?[1-9])\s*[日号]")
+_YMD_ISO = re.compile(r"(?<!\d)(20\d\d)[-/.](1[0-2]|0?[1-9])[-/.](3[01]|[12]\d|0?[1-9])(?!\d)")
+_YMD_EN = re.compile(r"\b(?:(\d{1,2})(?:st|nd|rd|th)?\s+(" + "|".join(_MONTHS_EN) + r")[a-z]*\.?|(" + "|".join(_MONTHS_EN)
+                     + r")[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?),?\s+(20\d\d)\b", re.I)
+
+
+_FILL_WHICH = re.compile(r"填(?:哪|什么|啥|几)|写(?:哪|什么|啥)|\bwhat date\b|\bwhich (?:date|day)\b", re.I)
+
+
+def _full_dates(question: str) -> list[date]:
+    """Every whole date the question writes (2025年6月10日, 2025-06-10, 10 June 2025, June 10, 2025)."""
+    out: list[date] = []
+    for y, m, d in [*_YMD_ZH.findall(question), *_YMD_ISO.findall(question)]:
+        try:
+            out.append(date(int(y), int(m), int(d)))
+        except ValueError:
+            continue
+    for d1, m1, m2, d2, y in _YMD_EN.findall(question):
+        try:
+            out.append(date(int(y), _MONTHS_EN.index((m1 or m2).lower()[:3]) + 1, int(d1 or d2)))
+        except ValueError:
+            continue
+    return out
+
+
+def effective_date_lead(card: Card, question: str, lang: str) -> str | None:
+    """When the agreement took effect, for a question that gives the signing date(s) (申请表协议生效时间填哪天 —
+    最后一家2025年6月10日签章 → 2025年6月10日): it takes effect once every member unit's legal representative has
+    signed and stamped it (``effective_when``), so on the latest date given. None without a date or a when."""
+    asks = _WHEN.search(question) or _FILL_WHICH.search(question)
+    if not card.facts.get("effective_when") or not _EFFECTIVE.search(question) or not asks:
+        return None
+    dates = _full_dates(question)
+    if not dates:
+        return None
+    day = max(dates)
+    if lang == "en":
+        return (f"{day.day} {_MONTHS_FULL[day.month - 1]} {day.year}: the agreement takes effect once the legal "
+                f"representatives of all member units have signed and stamped it, so on the day the last one did.")
+    return (f"{day.year}年{day.month}月{day.day}日：协议须由全部成员单位法定代表人签署、盖章后生效，"
+            f"即最后一家签章之日。")
+
+
 _REPORT = re.compile(r"总结|年报|报告|报送|工作计划|\breport|\bsummary\b|\bwork plan\b", re.I)
 _DISQUALIFIED = re.compile(r"取消|撤销|摘牌|摘了牌|资格|禁入|disqualif|\blos(?:t|e|ing)\b.{0,25}\bstatus\b|"
                            r"revoked|stripped|\bbann?ed\b|\bbar(?:red)?\b", re.I)

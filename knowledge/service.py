@@ -40,6 +40,7 @@ from knowledge.compose import (
     count_lead,
     counts_whole,
     deadline_lead,
+    effective_date_lead,
     enumerates,
     field_count_lead,
     funding_lead,
@@ -104,6 +105,9 @@ def replies() -> dict[str, Any]:
 _LISTED_COUNTERS = ("个", "种", "类", "项", "方面", "n")
 _TALLY = re.compile(r"去年|今年|目前|已经|已有|至今|现在|so far|last year|this year|already|currently|"
                     r"how many (?:consortia|consortiums|compan|firms|units|organi|members)", re.I)
+
+
+Signals = tuple[dict[str, np.ndarray], list[str]]  # a query's signals and the clauses it names
 
 
 def _r(key: str, lang: str, **kw: Any) -> str:
@@ -364,15 +368,16 @@ class QAService:
         """``today`` (the caller's date in its time zone) is what validity and days-left are judged on."""
         ctxs = list(contexts) if contexts is not None else [None] * len(questions)
         prepared: list[tuple[str, str, bool, Answer | None, Query | None, str, list[Query]]] = []
+        lexical: dict[int, Signals] = {}  # a query's lexical signals, computed once (by id of the Query)
         for raw, ctx in zip(questions, ctxs, strict=True):
             text, truncated = clean_question(raw or "")
             lng = "en" if lang == "en" or detect_lang(text) == "en" else "zh"  # chose or wrote English
             early = self._early(raw, text, lng, ctx)
             text = text if early else self.retriever.typos.repair(text)  # 牵投单位 → 牵头单位 (see knowledge.typos)
-            query, topic = (None, "") if early else self._query(text, ctx)
+            query, topic = (None, "") if early else self._query(text, ctx, lexical)
             parts = [] if early or topic else [self.analyzer.analyze(p) for p in split_parts(text, self._actors)]
             prepared.append((raw, lng, truncated, early, query, topic, parts))
-        rets = iter(self._retrieve([q for p in prepared if p[4] is not None for q in (p[4], *p[6])]))
+        rets = iter(self._retrieve([q for p in prepared if p[4] is not None for q in (p[4], *p[6])], lexical))
         out: list[Answer] = []
         for raw, lng, truncated, early, query, topic, parts in prepared:
             if early is not None:
@@ -424,11 +429,12 @@ class QAService:
         return {**docs, "en": self._english_units(), "cards": question_units(cards, "cards", "card"),
                 "faq": question_units(faq, "faq", "faq"), "oos": question_units(anchors, "oos", "oos")}
 
-    def _retrieve(self, queries: list[Query]) -> list[Retrieval]:
+    def _retrieve(self, queries: list[Query], known: dict[int, Signals] | None = None) -> list[Retrieval]:
         """Each query ranked: by its lexical signals alone where they are decisive (no embedding, no Chroma:
         the fast path, see ``Retriever.decisive``), else with Chroma's nearest units (embedded in one batch)."""
         retr = self.retriever
-        lexical = [retr.signals(q, None) for q in queries]
+        known = known or {}
+        lexical = [known.get(id(q)) or retr.signals(q, None) for q in queries]
         rets: list[Retrieval | None] = [None] * len(queries)
         if self.fast_path and self.index is not None:
             for i, (q, (sig, refs)) in enumerate(zip(queries, lexical, strict=True)):
@@ -506,14 +512,22 @@ class QAService:
         return any(low.startswith(p) for p in self._fu_prefixes) or any(
             low.rstrip("？?!！。. ").endswith(s.rstrip("？?")) for s in self._fu_suffixes)
 
-    def _query(self, text: str, ctx: dict[str, Any] | None) -> tuple[Query, str]:
-        """The analysed question, merged with the previous topic when it is a follow-up."""
+    def _query(self, text: str, ctx: dict[str, Any] | None, lexical: dict[int, Signals] | None = None
+               ) -> tuple[Query, str]:
+        """The analysed question, merged with the previous topic when it is a follow-up. The lexical signals
+        computed to decide it are kept in ``lexical`` (by id of the query) for the retrieval that follows."""
         q = self.analyzer.analyze(text)
         prev = (ctx or {}).get("q")
         if not prev or not isinstance(prev, str):
             return q, ""
-        own_evidence = bool(q.tokens) and self._own_evidence(self.retriever.retrieve(q, None, k=1))
-        if not self._is_followup(text) and (own_evidence or len(text) > 16):
+        if self._is_followup(text):
+            return self.analyzer.follow_up(q, prev[:200]), prev[:200]
+        if len(text) > 16:  # a longer question that does not read as a follow-up is its own topic
+            return q, ""
+        sig = self.retriever.signals(q, None) if q.tokens else None
+        if sig is not None and self._own_evidence(self.retriever.rank(q, *sig, None, k=1)):
+            if lexical is not None:  # kept only for a query that goes on to be retrieved (ids stay unique)
+                lexical[id(q)] = sig
             return q, ""
         return self.analyzer.follow_up(q, prev[:200]), prev[:200]
 
@@ -657,7 +671,8 @@ class QAService:
             got = members_lead(text, lang)
             if got:
                 return got
-        if card is not None and (got := report_date_lead(card, text, lang) or bar_lead(card, text, lang, today)):
+        if card is not None and (got := report_date_lead(card, text, lang) or bar_lead(card, text, lang, today)
+                                 or effective_date_lead(card, text, lang)):
             return got
         if card is not None:
             got = deadline_lead(card, text, lang, today)

@@ -342,6 +342,27 @@ def test_an_amount_the_best_clause_writes_itself_is_not_a_funding_sum() -> None:
     assert "400万" in ans.lead, ans.lead
 
 
+@pytest.mark.parametrize(("q", "lang", "has"), [
+    ("我们联合体协议最后一家成员单位是2025年6月10日签字盖章的 申请表里协议生效时间填哪天", "zh", "2025年6月10日"),
+    ("协议3家成员2025年6月2日签了，最后一家2025-06-20签的，协议生效时间写什么", "zh", "2025年6月20日"),
+    ("Our last member signed the agreement on 10 June 2025. What date do we put as the effective date?", "en",
+     "10 June 2025"),
+])
+def test_the_agreement_takes_effect_on_the_last_signature(q: str, lang: str, has: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import effective_date_lead
+
+    assert (effective_date_lead(default_cards()["5.3"], q, lang) or "").startswith(has)
+
+
+@pytest.mark.parametrize("q", ["协议什么时候生效", "协议2025年6月10日签的，要交给谁", "2025年6月10日之前能申报吗"])
+def test_no_effective_date_without_a_signing_date_and_a_when(q: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import effective_date_lead
+
+    assert effective_date_lead(default_cards()["5.3"], q, "zh") is None
+
+
 def test_the_bar_verdict_reaches_the_reply() -> None:
     ans = service().answer("我们被取消联合体资格已经满4年了 现在还受牵头限制吗", today=TODAY)
     assert ans.citations[0].clause == "8.4" and ans.lead.startswith("已超过3年"), (ans.ranked, ans.lead)
