@@ -21,7 +21,9 @@ from checks.inputs import cn_numeral, find_numbers, funding
 from knowledge.cards import Card, Facet
 
 _YESNO_ZH = re.compile(r"(吗|(?<![什怎这那多要])么|嘛|不)[？?。！!\s]*$|能否|可否|是否|能不能|可不可以|是不是|要不要|需不需要|需要不需要|"
-                       r"有没有|行不行|可以不|算不算|会不会|得不得|用不用|必须[^？?]{0,12}[吗么]")
+                       r"有没有|行不行|可以不|算不算|会不会|得不得|用不用|必须[^？?]{0,12}[吗么]|"
+                       # A不A (在不在 / 够不够 / 属不属于) and a confirmation (够了吧 / 可以吧 / 没问题吧)
+                       r"([\u4e00-\u9fff])不\2|(?:够|行|可以|对|没问题|算|是|能)了?吧[？?。！!\s]*$")
 _YESNO_EN = re.compile(r"^\s*(?:and\s+|so\s+|but\s+)?(can|could|may|must|does|do|did|is|are|was|should|will|would|shall|"
                        r"has|have|need|am)\b", re.I)
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -278,14 +280,18 @@ def asked(text: str) -> Asked:
                  asks_restriction(text), bool(_COUNTS_AS.search(text)), text)
 
 
-_LIST_ZH = re.compile(r"[\u3400-\u9fff]+(?:、[\u3400-\u9fff]+){2,}")
+_LIST_ZH = re.compile(r"[\u3400-\u9fff（）]+(?:、[\u3400-\u9fff（）]+){2,}")
 _LIST_EN = re.compile(r"(?:[A-Za-z][\w-]*(?: [a-z][\w-]*){0,3}, ){2,}(?:and |or )?[A-Za-z][\w-]*(?: [a-z][\w-]*){0,3}")
-_ONLY = re.compile(r"只|仅|就行|就够|就可以|光|单凭|不用|不需要|无需|不在|没有|\bonly\b|\bjust\b|\benough\b|\bnot\b|n't", re.I)
+_ONLY = re.compile(r"只|仅|就行|就够|就可以|光(?:有|凭|靠|是)|单凭|不用|不需要|无需|(?<!在)不在|(?<!有)没有|\bonly\b|\bjust\b|\benough\b|\bnot\b|n't", re.I)
 
 
 def enumerates(text: str) -> bool:
     """The text lists three or more things (A、B、C)."""
     return _LIST_ZH.search(text) is not None
+
+
+_LOWER_LEVEL = re.compile(r"(?:州市|地市|市|州|县|区)级|市里|县里|\b(?:city|municipal|county|prefecture)\b", re.I)
+_ENOUGH = re.compile(r"够|满足|符合|达标|\benough\b|\bqualif|\bmeets?\b", re.I)
 
 
 def list_count_lead(lead: str, question: str, lang: str) -> str | None:
@@ -318,7 +324,10 @@ def listed_item(text: str, question: str, lang: str) -> str:
                     return item
         return ""
     for m in _LIST_ZH.finditer(text):
-        items = m.group().split("、")
+        # an item with a part in brackets reads with or without it (工程（技术）研究中心); the last one ends before 等
+        items = [re.sub(r"等.*$", "", x) for x in m.group().split("、")]
+        items = [v for x in items for v in dict.fromkeys((x.replace("（", "").replace("）", ""),
+                                                          re.sub(r"（[^）]*）", "", x)))]
         # the first item's run may begin with the words before the list (重点围绕高原特色农业): its end counts
         for i, item in enumerate(items):
             if len(item) >= 2 and item in question:
@@ -391,9 +400,17 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         text = (rest[:1].upper() + rest[1:]) if lang == "en" else rest
         if polar is not None and not text.lower().startswith(p.lower()):
             return text
+    # whether something named in the rule's list is in it / is enough (「有国家企业技术中心 平台这条够了吧」): yes — also
+    # for a requirement (须建有…企业技术中心等平台), when the question asks whether what it has meets it
+    enough = _ENOUGH.search(q.text)
+    # 市级企业技术中心 against 省部级及以上: the level decides, not the list
+    below = bool(_LOWER_LEVEL.search(q.text)) and "以上" in text
+    if q.yes_no and not below and (polar is None or (enough and polar.en.startswith("It must"))) and not _ORIENTED.match(text) \
+            and (item := listed_item(text, q.text, lang)):
+        if lang == "en":
+            return f"Yes{', that qualifies' if enough else ''}: {item} is named: {text}"
+        return f"{'符合' if enough else '是的'}，列有{item}：{text}"
     if polar is None:
-        if q.yes_no and not _ORIENTED.match(text) and (item := listed_item(text, q.text, lang)):
-            return f"Yes, {item} is named: {text}" if lang == "en" else f"是的，列有{item}：{text}"
         return text
     starts = text.lower().startswith(p.lower())
     if q.yes_no and not starts:

@@ -309,7 +309,7 @@ def test_months_count_when_the_dates_give_them(q: str, lang: str, has: str) -> N
 
 @pytest.mark.parametrize(("q", "lang", "start"), [
     ("生物医药在方案点名的产业里面吗", "zh", "是的，列有生物医药"),
-    ("is photovoltaics one of the sectors they name", "en", "Yes, photovoltaics is named"),
+    ("is photovoltaics one of the sectors they name", "en", "Yes: photovoltaics is named"),
     ("主要目标一共点了几个重点产业的名", "zh", "列了9个"),
     ("how many industries does the scheme name", "en", "9 are named"),
 ])
@@ -322,6 +322,37 @@ def test_a_list_answers_whether_it_names_an_item_and_how_many(q: str, lang: str,
 def test_no_yes_for_an_item_the_list_does_not_name_or_alone(q: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert not ans.lead.startswith("是的，列有"), ans.lead
+
+
+@pytest.mark.parametrize(("q", "start"), [
+    ("我们有国家企业技术中心，牵头条件里平台这条够了吧", "符合，列有企业技术中心"),
+    ("做光伏的企业在不在方案点名的产业里", "是的，列有光伏"),
+])
+def test_a_named_item_meets_a_listed_requirement(q: str, start: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import asked, card_lead
+
+    card = default_cards()["4.1.2" if "平台" in q else "3"]
+    facet = next(f for f in card.facets if "、" in f.zh)
+    assert card_lead(card, facet, "zh", asked(q)).startswith(start)
+
+
+def test_a_lower_level_than_the_rule_gets_no_yes_from_the_list() -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import asked, card_lead
+
+    card = default_cards()["4.1.2"]
+    lead = card_lead(card, card.facets[0], "zh", asked("我们有市级企业技术中心，平台条件够了吧"))
+    assert not lead.startswith(("符合", "是的")), lead
+
+
+@pytest.mark.parametrize(("q", "yes_no"), [("做光伏的在不在点名的产业里", True), ("这样填够了吧", True),
+                                           ("属不属于重点产业", True), ("一不小心填错了怎么办", False),
+                                           ("牵头单位要有哪些条件", False)])
+def test_a_not_a_and_confirmations_are_yes_no_questions(q: str, yes_no: bool) -> None:
+    from knowledge.compose import is_yes_no
+
+    assert is_yes_no(q) is yes_no
 
 
 @pytest.mark.parametrize(("q", "lang", "has"), [
