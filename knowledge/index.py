@@ -29,6 +29,7 @@ import re
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ SEARCH_K = 100  # nearest units asked of each collection per question
 HNSW_EF = 400
 KINDS = ("clause", "sent", "card", "faq")
 QUERY_BATCH = 8
+HITS_CACHE_SIZE = 512  # a repeated question (same vector) skips Chroma until the units change
 
 
 def search_text(corpus: Corpus, cid: str) -> str:
@@ -191,6 +193,7 @@ class DenseIndex:
         self.counts: dict[str, int] = {}  # units per collection, as synced (no count() per question)
         self.clause_pos: dict[str, int] = {}
         self._swap = threading.Lock()
+        self._hits: OrderedDict[bytes, DenseHits] = OrderedDict()  # query vector → its hits (LRU; read-only)
 
     def _open_client(self) -> Any:
         try:
@@ -265,6 +268,7 @@ class DenseIndex:
         with self._swap:  # a search running meanwhile sees the old parts or the new ones, never half
             self.collections, self.part_hashes, self.units = collections, hashes, units
             self.clause_pos = {cid: i for i, cid in enumerate(clause_order)}
+            self._hits = OrderedDict()  # hits of the old units are stale
         self.held = set(hashes.values())
         action = "built" if self.healed else next((a for a in ("rebuilt", "built", "updated") if a in actions), "reused")
         total = sum(len(u) for u in parts.values())
@@ -345,10 +349,15 @@ class DenseIndex:
 
     def search(self, qvecs: Sequence[np.ndarray | None], k: int = SEARCH_K) -> list[DenseHits | None]:
         """Chroma's nearest units for each query vector, folded per clause and kind."""
-        todo = [i for i, v in enumerate(qvecs) if v is not None]
         out: list[DenseHits | None] = [None] * len(qvecs)
         with self._swap:
-            collections, units, clause_pos = self.collections, self.units, self.clause_pos
+            collections, units, clause_pos, cache = self.collections, self.units, self.clause_pos, self._hits
+            keys = [np.asarray(v, dtype=np.float32).tobytes() if v is not None else b"" for v in qvecs]
+            for i, key in enumerate(keys):
+                if key and (hit := cache.get(key)) is not None:
+                    cache.move_to_end(key)
+                    out[i] = hit
+        todo = [i for i, v in enumerate(qvecs) if v is not None and out[i] is None]
         if not todo or not collections:
             return out
         n = len(clause_pos)
@@ -398,6 +407,13 @@ class DenseIndex:
                     if sim > facet.get(clause, (-1, -1.0))[1]:
                         facet[clause] = (f, sim)
             out[i] = DenseHits(by_kind, facet, top, oos, facets, _near(oos_sims), _near(card_sims))
+        with self._swap:
+            if cache is self._hits:  # not when the units changed meanwhile
+                for i in todo:
+                    if (hit := out[i]) is not None:
+                        cache[keys[i]] = hit
+                while len(cache) > HITS_CACHE_SIZE:
+                    cache.popitem(last=False)
         return out
 
 

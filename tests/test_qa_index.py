@@ -162,3 +162,21 @@ def test_english_questions_meet_the_cards_english_text() -> None:
     assert any("refuses to provide" in u.text.lower() or "refuse" in u.text.lower() for u in units if u.clause == "8.4")
     ans = svc.answer("what happens if we refuse to report information")
     assert ans.ranked[0] == "8.4", ans.ranked
+
+
+def test_a_repeated_vector_reuses_its_hits_until_the_units_change(tmp_path: Path) -> None:
+    import numpy as np
+
+    emb = Counting()
+    idx = DenseIndex(tmp_path, emb)
+    doc = corpus_units(SCHEME, "doc:scheme")
+    idx.sync({"doc:scheme": doc}, SCHEME.ids)
+    vec = np.asarray(emb.embed_queries(["自筹经费比例是多少"])[0], dtype=np.float32)
+    first = idx.search([vec])[0]
+    again = idx.search([vec.copy()])[0]
+    assert first is not None and again is first  # the same hits, not another Chroma search
+    qs = question_units([("4.4", 0, "自筹经费比例是多少")], "cards", "card")
+    idx.sync({"doc:scheme": doc, "cards": qs}, SCHEME.ids)
+    fresh = idx.search([vec])[0]
+    assert fresh is not None and fresh is not first  # the units changed: searched again
+    assert fresh.by_kind["card"].max() > 0.99 and first.by_kind["card"].max() == 0.0
