@@ -408,7 +408,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
     if q.yes_no and not below and (polar is None or (enough and polar.en.startswith("It must"))) and not _ORIENTED.match(text) \
             and (item := listed_item(text, q.text, lang)):
         if lang == "en":
-            return f"Yes{', that qualifies' if enough else ''}: {item} is named: {text}"
+            return f"Yes, {item} is named{' (that qualifies)' if enough else ''}: {text}"
         return f"{'符合' if enough else '是的'}，列有{item}：{text}"
     if polar is None:
         return text

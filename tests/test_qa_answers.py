@@ -309,7 +309,7 @@ def test_months_count_when_the_dates_give_them(q: str, lang: str, has: str) -> N
 
 @pytest.mark.parametrize(("q", "lang", "start"), [
     ("生物医药在方案点名的产业里面吗", "zh", "是的，列有生物医药"),
-    ("is photovoltaics one of the sectors they name", "en", "Yes: photovoltaics is named"),
+    ("is photovoltaics one of the sectors they name", "en", "Yes, photovoltaics is named"),
     ("主要目标一共点了几个重点产业的名", "zh", "列了9个"),
     ("how many industries does the scheme name", "en", "9 are named"),
 ])
