@@ -85,6 +85,7 @@ TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
 # refusal gate (calibrated on the dev set and our own paraphrases; see benchmarks/qa_eval.py)
 
 
+NUMBER_NEAR = 0.5  # a clause this near the best (share of its probability) that says the number asked answers
 QUERY_CACHE_SIZE = 2048  # repeated questions (menu examples, FAQs) skip the embedding
 
 
@@ -567,7 +568,13 @@ class QAService:
         if kind == "refused":
             return self._refusal(raw, lang, ret, prev_ctx, feats)
         if not parts and not topic and ret.hits and self.number_not_given(clean_question(raw)[0], ret.hits):
-            return self._no_number(raw, lang, ret, prev_ctx, feats)
+            # a near second that says the number asked (三、's list of nine industries, against the preamble) answers
+            text = clean_question(raw)[0]
+            alt = next((h for h in ret.hits[1:3] if h.prob >= NUMBER_NEAR * ret.hits[0].prob
+                        and self._states_a_number(h.clause, text)), None)
+            if alt is None:
+                return self._no_number(raw, lang, ret, prev_ctx, feats)
+            ret.hits = [alt, *(h for h in ret.hits if h is not alt)]
         if kind == "clarify":
             opts = [Option(h.clause, self._label(h.clause, lang), self._gist(h.clause, lang)) for h in ret.hits[:3]]
             return Answer(raw, lang, "clarify", lead=_r("clarify", lang), ranked=ranked, context=prev_ctx,
@@ -642,6 +649,13 @@ class QAService:
     def _computation_first(self, tops: list[Hit], ret: Retrieval, text: str) -> list[Hit]:
         """A question that says what an amount is (申请600万、自筹800万) asks for the sum the funding rule gives:
         the rule's clause, when among the three best, answers first (its lead is computed)."""
+        if tops and (card := self.cards.get(tops[0].clause)) is not None and not card.facts.get("effective_rule") \
+                and effective_date_lead(card, text, "zh"):
+            # 申请表协议生效时间填哪天 (the form's field, the signatures article): the clause stating when the
+            # agreement takes effect (五、（三）) answers first when among the three best, and is what is quoted
+            rule = next((h for h in ret.hits[:3] if (c := self.cards.get(h.clause)) and c.facts.get("effective_rule")),
+                        None)
+            return [rule, *[h for h in tops if h.clause != rule.clause]][:len(tops)] if rule else tops
         if not tops or tops[0].clause in self.rule_clauses:
             return tops
         sums = [a for a in amounts(text) if a.role in ("requested", "raised")]

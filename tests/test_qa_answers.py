@@ -1050,3 +1050,16 @@ def test_a_request_to_write_is_refused_with_the_clauses_that_say_what_is_asked(q
 def test_a_request_to_write_something_else_gets_the_plain_refusal() -> None:
     ans = service().answer("帮我写一首诗", today=TODAY)
     assert ans.kind == "refused" and not ans.related and "没有涉及" in ans.lead, ans.lead
+
+
+def test_a_near_second_clause_that_says_the_number_answers_a_count() -> None:
+    """Ranked first by a hair, the preamble gives no count; 三、 lists nine industries: it answers."""
+    ans = service().answer("How many industries does the scheme name?", today=TODAY)
+    assert ans.kind == "answer" and ans.citations[0].clause == "3" and ans.lead.startswith("9 are named"), \
+        (ans.ranked, ans.kind, ans.lead)
+    assert service().answer("成员单位最多几家", today=TODAY).kind == "refused"
+
+
+def test_the_effective_date_answer_quotes_the_rule_not_the_form() -> None:
+    ans = service().answer("我们联合体协议最后一家成员单位是2025年6月10日签字盖章的 申请表里协议生效时间填哪天", today=TODAY)
+    assert ans.lead.startswith("2025年6月10日") and ans.citations[0].clause == "5.3", (ans.ranked, ans.lead)
