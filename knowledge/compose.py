@@ -534,6 +534,9 @@ _BOUND_AFTER = re.compile(r"^\s*(?:万元|万|元|块|亿元|亿|million|yuan)?\
                           re.I)
 
 
+_SIGN_WORD = re.compile(r"(?:负|\bminus\s*|\bnegative\s*)$", re.I)  # 负100万 / minus 1 million: below zero
+
+
 def amounts(question: str) -> list[Amount]:
     """Money amounts in a question (a number with a money unit), each with what it is: the provincial
     funds requested or the self-raised funds, judged by the words just before it. A bound (不到200万 / 200万及以上
@@ -546,6 +549,11 @@ def amounts(question: str) -> list[Amount]:
         m = _MONEY_UNIT.match(after)
         unit = n.unit
         value = n.value
+        start = n.start
+        if question[n.start:n.start + 1] in "-−" and n.start > 0 and question[n.start - 1].isdigit():
+            continue  # 100-200万: a range, no sum to compute with
+        if (sign := _SIGN_WORD.search(question[max(0, n.start - 9):n.start])) is not None:
+            value, start = -abs(value), n.start - (len(question[max(0, n.start - 9):n.start]) - sign.start())
         if m:
             u = m.group(1).lower()
             if u in ("million", "mn", "m"):
@@ -568,7 +576,7 @@ def amounts(question: str) -> list[Amount]:
             later = [(mm.start(), "requested") for mm in _REQ.finditer(rest)] + \
                     [(mm.start(), "raised") for mm in _RAISE.finditer(rest)]
             role = min(later)[1] if later else ""
-        out.append(Amount(wan, role, question[n.start:n.end + (m.end() if m else 0)]))
+        out.append(Amount(wan, role, question[start:n.end + (m.end() if m else 0)]))
     return out
 
 

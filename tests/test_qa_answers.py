@@ -539,12 +539,28 @@ def test_thousands_written_k_are_money_only_where_the_words_before_say_whose() -
     assert amounts("we have 5k employees, can we lead") == []
 
 
-@pytest.mark.parametrize("q", ["申请-100万要自筹多少", "申请0元要自筹多少", "申请100000000000000万要自筹多少"])
+@pytest.mark.parametrize("q", ["申请-100万要自筹多少", "申请0元要自筹多少", "申请100000000000000万要自筹多少",
+                               "申请负100万要自筹多少"])
 def test_impossible_amounts_say_what_was_understood_never_a_sum(q: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.kind in ("answer", "clarify", "refused")
     if ans.kind == "answer" and ans.citations[0].clause == "4.4":
         assert "无法据此计算" in ans.lead or "请告诉我" in ans.lead, ans.lead
+
+
+@pytest.mark.parametrize(("q", "lang"), [("申请负100万，自筹多少", "zh"), ("we request minus 1 million, how much must we raise", "en"),
+                                         ("negative 5 million requested - what do we raise?", "en")])
+def test_a_sign_word_makes_an_amount_negative_never_a_sum(q: str, lang: str) -> None:
+    from knowledge.compose import funding_lead
+
+    lead = funding_lead(q, lang) or ""
+    assert ("无法据此计算" in lead if lang == "zh" else "cannot use it" in lead), lead
+
+
+def test_a_range_of_amounts_is_no_sum() -> None:
+    from knowledge.compose import amounts
+
+    assert amounts("申请100-200万自筹多少") == []
 
 
 def test_days_left_to_the_annual_report_are_computed_on_today() -> None:
