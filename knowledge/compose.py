@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from checks.inputs import cn_numeral, find_numbers, funding
 from knowledge.cards import Card, Facet
@@ -332,8 +333,8 @@ def listed_item(text: str, question: str, lang: str) -> str:
         for i, item in enumerate(items):
             if len(item) >= 2 and item in question:
                 return item
-            if i == 0 and any(item[k:] in question for k in range(1, len(item) - 1) if len(item) - k >= 3):
-                return next(item[k:] for k in range(1, len(item) - 1) if len(item) - k >= 3 and item[k:] in question)
+            if i == 0 and (end := next((item[k:] for k in range(1, len(item) - 2) if item[k:] in question), "")):
+                return end
     return ""
 
 
@@ -580,6 +581,12 @@ def amounts(question: str) -> list[Amount]:
     return out
 
 
+@lru_cache(maxsize=512)
+def writes_amount(text: str) -> bool:
+    """The text (a clause) writes a sum of money (see :func:`amounts_written`); cached per text."""
+    return bool(amounts_written(text))
+
+
 def amounts_written(text: str) -> list[Amount]:
     """Every sum of money a text writes (bounds included: 200万元及以上 is 200万), without roles."""
     out: list[Amount] = []
@@ -803,17 +810,22 @@ def _full_dates(question: str) -> list[date]:
     return out
 
 
-def effective_date_lead(card: Card, question: str, lang: str) -> str | None:
-    """When the agreement took effect, for a question that gives the signing date(s) (申请表协议生效时间填哪天 —
-    最后一家2025年6月10日签章 → 2025年6月10日): it takes effect once every member unit's legal representative has
-    signed and stamped it (``effective_when``), so on the latest date given. None without a date or a when."""
+def effective_day(card: Card, question: str) -> date | None:
+    """When the agreement took effect, for a question that asks it and gives the signing date(s) (申请表协议生效时间填
+    哪天 — 最后一家2025年6月10日签章): it takes effect once every member unit's legal representative has signed and
+    stamped it (the card's ``effective_when``), so on the latest date given. None without a date or a when."""
     asks = _WHEN.search(question) or _FILL_WHICH.search(question)
     if not card.facts.get("effective_when") or not _EFFECTIVE.search(question) or not asks:
         return None
     dates = _full_dates(question)
-    if not dates:
+    return max(dates) if dates else None
+
+
+def effective_date_lead(card: Card, question: str, lang: str) -> str | None:
+    """The lead for :func:`effective_day` (None when it gives none)."""
+    day = effective_day(card, question)
+    if day is None:
         return None
-    day = max(dates)
     if lang == "en":
         return (f"{day.day} {_MONTHS_FULL[day.month - 1]} {day.year}: the agreement takes effect once the legal "
                 f"representatives of all member units have signed and stamped it, so on the day the last one did.")
@@ -872,12 +884,6 @@ def months_since(question: str, today: date | None) -> int | None:
     return months if months > 0 else None
 
 
-def years_since(question: str, today: date | None) -> int | None:
-    """Whole years of :func:`months_since` (None when it says none)."""
-    months = months_since(question, today)
-    return months // 12 if months is not None else None
-
-
 def _span(months: int, lang: str) -> str:
     years, rest = divmod(months, 12)
     if lang == "en":
@@ -904,7 +910,7 @@ def bar_lead(card: Card, question: str, lang: str, today: date | None) -> str | 
         if months > bar * 12:
             return f"No longer barred: {rule}, and {span} have passed."
         if months < bar * 12:
-            return f"Still barred: {rule}; only {span} {'has' if span.startswith('1 ') and ' and ' not in span else 'have'} passed."
+            return f"Still barred: {rule}; only {span} {'has' if span in ('1 year', '1 month') else 'have'} passed."
         return f"Just {bar} years: {rule}; count from the date the status was cancelled."
     rule = f"取消创新联合体资格后{bar}年内不得牵头组建或作为核心成员参与其他创新联合体"
     if months > bar * 12:

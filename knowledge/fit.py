@@ -7,7 +7,8 @@ Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphra
 ``tests/data/qa_train_en.yaml``, ``tests/data/qa_train_seven.yaml``, ``tests/data/qa_train_eight.yaml``,
 ``tests/data/qa_train_nine.yaml``,
 ``tests/data/qa_train_ten.yaml``, ``tests/data/qa_train_eleven.yaml`` and ``tests/data/qa_train_twelve.yaml``
-(``tests/data/qa_train_thirteen.yaml`` is the ninth iteration's validation set: not fitted on).
+(``tests/data/qa_train_thirteen.yaml`` and ``tests/data/qa_train_fourteen.yaml`` are the ninth iteration's
+validation sets: not fitted on).
 The held-out file
 (``tests/data/qa_heldout.yaml``) is never read here.
 

@@ -30,7 +30,6 @@ from knowledge.cards import CARDS_FILE, Card, Facet, load_cards
 from knowledge.compose import (
     Asked,
     amounts,
-    amounts_written,
     asked,
     asks_count,
     asks_quantity,
@@ -41,6 +40,7 @@ from knowledge.compose import (
     counts_whole,
     deadline_lead,
     effective_date_lead,
+    effective_day,
     enumerates,
     field_count_lead,
     funding_lead,
@@ -55,6 +55,7 @@ from knowledge.compose import (
     rival_facet,
     split_parts,
     states_number,
+    writes_amount,
 )
 from knowledge.corpus import Clause, Corpus, clause_key, combine, heading_line, load
 from knowledge.documents import (
@@ -567,9 +568,9 @@ class QAService:
         ret.hits = self._newer_first(ret.hits, today)
         if kind == "refused":
             return self._refusal(raw, lang, ret, prev_ctx, feats)
-        if not parts and not topic and ret.hits and self.number_not_given(clean_question(raw)[0], ret.hits):
+        text = clean_question(raw)[0]
+        if not parts and not topic and ret.hits and self.number_not_given(text, ret.hits):
             # a near second that says the number asked (三、's list of nine industries, against the preamble) answers
-            text = clean_question(raw)[0]
             alt = next((h for h in ret.hits[1:3] if h.prob >= NUMBER_NEAR * ret.hits[0].prob
                         and self._states_a_number(h.clause, text)), None)
             if alt is None:
@@ -650,7 +651,7 @@ class QAService:
         """A question that says what an amount is (申请600万、自筹800万) asks for the sum the funding rule gives:
         the rule's clause, when among the three best, answers first (its lead is computed)."""
         if tops and (card := self.cards.get(tops[0].clause)) is not None and not card.facts.get("effective_rule") \
-                and effective_date_lead(card, text, "zh"):
+                and effective_day(card, text):
             # 申请表协议生效时间填哪天 (the form's field, the signatures article): the clause stating when the
             # agreement takes effect (五、（三）) answers first when among the three best, and is what is quoted
             rule = next((h for h in ret.hits[:3] if (c := self.cards.get(h.clause)) and c.facts.get("effective_rule")),
@@ -663,8 +664,7 @@ class QAService:
             return tops
         # the best clause writes an amount of its own (近三年财政支持200万元及以上的项目 for 「支持刚好200万 能填吗」) and the
         # question asks no sum: it is about that clause's threshold, not a sum under the funding rule
-        if amounts_written(self.corpus.full_text(tops[0].clause) or "") and not asks_quantity(text) \
-                and all(a.role == "requested" for a in sums):
+        if self._writes_amount(tops[0].clause) and not asks_quantity(text) and all(a.role == "requested" for a in sums):
             return tops
         rule = next((h for h in ret.hits[:3] if h.clause in self.rule_clauses), None)
         if rule is None:
@@ -764,8 +764,10 @@ class QAService:
         """A question about amounts of money (a topic the scheme covers only in part) whose best clause writes
         one (申请表第五栏: 财政支持200万元及以上的项目, for 「财政支持多少以上的才用填」): that clause answers it."""
         topic = self.analyzer.lexicon.partial_topics(ret.query.text)
-        return bool(ret.hits) and topic is not None and topic[0] == "funding" \
-            and bool(amounts_written(self.corpus.full_text(ret.hits[0].clause) or ""))
+        return bool(ret.hits) and topic is not None and topic[0] == "funding" and self._writes_amount(ret.hits[0].clause)
+
+    def _writes_amount(self, cid: str) -> bool:
+        return writes_amount(self.corpus.full_text(cid) or "")
 
     def _newer_first(self, hits: list[Hit], today: date | None) -> list[Hit]:
         """A clause of a document that a newer one superseded goes after the newer document's best clause
