@@ -876,7 +876,7 @@ def months_since(question: str, today: date | None) -> int | None:
     dates = _dates(question)
     if len(dates) >= 2 and _NOW.search(question):
         (y0, m0), (y1, m1) = min(dates, key=lambda d: (d[0], d[1] or 0)), max(dates, key=lambda d: (d[0], d[1] or 0))
-    elif len(dates) == 1 and today is not None and dates[0][0] < today.year:
+    elif len(dates) == 1 and today is not None and (dates[0][0], dates[0][1] or 12) < (today.year, today.month):
         (y0, m0), (y1, m1) = dates[0], (today.year, today.month)
     else:
         return None

@@ -299,6 +299,7 @@ def test_no_bar_verdict_without_years_since_a_disqualification(q: str) -> None:
     ("公司2022年8月被取消过资格，到2025年10月了想重新牵头一个，还受限吗", "zh", "已过3年2个月"),
     ("我们2024年3月被取消了联合体资格，现在能牵头吗", "zh", "仍在3年内"),
     ("Our consortium was disqualified in March 2023. Can we lead a new one now?", "en", "3 years and 9 months"),
+    ("We were disqualified in November 2026. Can we lead again?", "en", "only 1 month has passed"),
 ])
 def test_months_count_when_the_dates_give_them(q: str, lang: str, has: str) -> None:
     from knowledge.cards import default_cards
