@@ -26,7 +26,8 @@ SETS = {"dev": ROOT.parent / "shared" / "eval" / "dev_questions.yaml", "paraphra
         "train_eight": DATA / "qa_train_eight.yaml", "train_nine": DATA / "qa_train_nine.yaml",
         "train_ten": DATA / "qa_train_ten.yaml",
         "train_eleven": DATA / "qa_train_eleven.yaml", "train_twelve": DATA / "qa_train_twelve.yaml",
-        "train_thirteen": DATA / "qa_train_thirteen.yaml",
+        "train_thirteen": DATA / "qa_train_thirteen.yaml", "train_fourteen": DATA / "qa_train_fourteen.yaml",
+        "train_fifteen": DATA / "qa_train_fifteen.yaml",
         "heldout": DATA / "qa_heldout.yaml"}
 BASELINE = DATA / "qa_baseline.json"
 
