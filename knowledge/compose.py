@@ -338,6 +338,9 @@ def listed_item(text: str, question: str, lang: str) -> str:
     return ""
 
 
+_PROHIBITION = ("No", "As a rule, no")  # a facet's verdict that forbids: it answers 「有限制吗」 yes
+
+
 def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet | None = None) -> str:
     """The facet's answer (or the gist), oriented for a yes/no question. The only facet of a card answers
     with the gist when it is a fragment of it (「写明建设基础和优势」 → 「建设方案第二部分写明建设基础和优势」:
@@ -366,8 +369,13 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
             and _fragment_of(rival.en if lang == "en" else rival.zh, gist):
         text, facet = gist, None
     polar = facet.polar if facet else None
+    if q.yes_no and q.restriction and rival is not None and rival.polar is not None \
+            and rival.polar.en in _PROHIBITION and (polar is None or polar.en not in _PROHIBITION):
+        # whether there is a limit, between a prohibition and the same rule said as a yes: the prohibition says it
+        facet, polar = rival, rival.polar
+        text = facet.en if lang == "en" else facet.zh
     if q.yes_no and polar is not None and rival is not None and rival.polar is not None \
-            and _sign(polar.en) * _sign(rival.polar.en) < 0:
+            and _sign(polar.en) * _sign(rival.polar.en) < 0 and not (q.restriction and polar.en in _PROHIBITION):
         # two near facets with opposite verdicts (能牵头两个吗 → 原则上不行; 只能牵头一个吗 → 是): which one the question
         # asks is in its framing, not its nearness; the rule without either verdict is right for both
         own = polar.en if lang == "en" else polar.zh
@@ -376,7 +384,7 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         return (body[:1].upper() + body[1:]) if lang == "en" else body
     p = (polar.en if lang == "en" else polar.zh) if polar else ""
     # whether there is a limit, answered by a prohibition (不可以 / 原则上不行 / No): there is one
-    if q.yes_no and q.restriction and polar is not None and polar.en in ("No", "As a rule, no"):
+    if q.yes_no and q.restriction and polar is not None and polar.en in _PROHIBITION:
         body = _without(p, text)
         if lang == "en":
             opening = "Yes, as a rule there is a limit" if "rule" in p.lower() and "rule" not in body.lower() else \
