@@ -377,7 +377,9 @@ class QAService:
             early = self._early(raw, text, lng, ctx)
             text = text if early else self.retriever.typos.repair(text)  # 牵投单位 → 牵头单位 (see knowledge.typos)
             query, topic = (None, "") if early else self._query(text, ctx, lexical)
-            parts = [] if early or topic else [self.analyzer.analyze(p) for p in split_parts(text, self._actors)]
+            # a follow-up is also read on its own (see _own_reading); a question of its own may have parts
+            parts = [] if early else [self.analyzer.analyze(text)] if topic else \
+                [self.analyzer.analyze(p) for p in split_parts(text, self._actors)]
             prepared.append((raw, lng, truncated, early, query, topic, parts))
         rets = iter(self._retrieve([q for p in prepared if p[4] is not None for q in (p[4], *p[6])], lexical))
         out: list[Answer] = []
@@ -388,6 +390,10 @@ class QAService:
             assert query is not None
             ret = next(rets)
             part_rets = [next(rets) for _ in parts]
+            if topic:
+                if self._own_reading(part_rets[0], ret, ctxs[len(out)]):
+                    ret, topic = part_rets[0], ""
+                part_rets = []
             ans = self._compose(raw, lng, ret, ctxs[len(out)], topic, today, part_rets)
             if truncated:
                 ans.note = (_r("truncated", lng, n=MAX_QUESTION) + " " + ans.note).strip()
@@ -532,6 +538,18 @@ class QAService:
                 lexical[id(q)] = sig
             return q, ""
         return self.analyzer.follow_up(q, prev[:200]), prev[:200]
+
+    def _own_reading(self, own: Retrieval, merged: Retrieval, ctx: dict[str, Any] | None) -> bool:
+        """A follow-up read on its own answers a new topic (「那到期了还能续吗」 after 牵头单位能牵头几个联合体):
+        it names a topic of its own (a scheme word or lexicon term of two characters or more: not 「那要写什么」),
+        its own reading is answered and finds nothing of the previous topic (the previous answer's clause is not
+        among its three best: 「那申请100万呢」 after the 2:1 rule still finds 四、（四）), while the merged reading
+        would only give that clause again."""
+        before = [str(c) for c in (ctx or {}).get("clauses", [])[:1]]
+        q = own.query
+        named = any(len(t) >= 2 and (t in self.retriever.vocab or t in q.lexicon_hits) for t in q.tokens)
+        return named and bool(own.hits and merged.hits and before) and merged.hits[0].clause in before \
+            and not any(h.clause in before for h in own.hits[:3]) and self.outcome(own)[0] == "answer"
 
     def _own_evidence(self, ret: Retrieval) -> bool:
         """A follow-up candidate carries its own topic: scheme words of its own, nothing out of scope (filler

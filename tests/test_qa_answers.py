@@ -196,6 +196,21 @@ def test_a_follow_up_gets_a_new_lead_from_its_own_words() -> None:
     assert "继续运行" in again.lead, again.lead
 
 
+def test_a_follow_up_on_a_new_topic_is_read_on_its_own() -> None:
+    svc = service()
+    first = svc.answer("牵头单位能牵头几个联合体", today=TODAY)
+    again = svc.answer("那到期了还能续吗", context=first.context, today=TODAY)
+    assert again.citations[0].clause == "8.2" and "继续运行" in again.lead, (again.ranked, again.lead)
+    # a follow-up that still finds the previous topic keeps it: the amount is computed with the 2:1 rule
+    ratio = svc.answer("自筹经费比例多少", today=TODAY)
+    more = svc.answer("那申请100万呢", context=ratio.context, today=TODAY)
+    assert more.citations[0].clause == "4.4" and "200万" in more.lead, (more.ranked, more.lead)
+    # no topic word of its own (那要写什么): read in the previous topic
+    due = svc.answer("年度总结什么时候交", today=TODAY)
+    what = svc.answer("那要写什么", context=due.context, today=TODAY)
+    assert what.citations[0].clause == "8.3", what.ranked
+
+
 def test_a_near_tie_between_facets_goes_to_the_one_whose_answer_says_the_asked_words() -> None:
     from knowledge.cards import default_cards
     from knowledge.compose import pick_facet
