@@ -421,6 +421,10 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         return f"{'符合' if enough else '是的'}，列有{item}：{text}"
     if polar is None:
         return text
+    body = _without(p, text) if text.lower().startswith(p.lower()) else text
+    if q.yes_no and q.choice and lang == "en" and (option := chosen_option(q.text, body)):
+        # "is joining voluntary or compulsory?": the alternative the answer says, not a yes to an either-or
+        return f"{option[:1].upper() + option[1:]}: {body}"
     starts = text.lower().startswith(p.lower())
     if q.yes_no and not starts:
         if p.lower() in text.lower() or _VERDICT.match(text):
@@ -473,6 +477,20 @@ def part_verdict(lead: str, card: Card, facet: Facet | None, question: str, lang
 
 
 _CHOICE = re.compile(r"还是|抑或|\bor\b", re.I)
+
+
+_EITHER_EN = re.compile(r"\b([a-z][a-z-]{2,})\s+or\s+([a-z][a-z-]{2,})\b", re.I)
+
+
+def chosen_option(question: str, answer: str) -> str | None:
+    """Of an English either-or (voluntary or compulsory), the one alternative whose stem the answer says
+    (voluntariness); None when it says both, neither, or the question offers none."""
+    m = _EITHER_EN.search(question)
+    if m is None or m.group(2).lower() == "not":
+        return None
+    low = answer.lower()
+    said = [w for w in m.groups() if w.lower()[:6] in low]
+    return said[0].lower() if len(said) == 1 else None
 
 
 def asks_choice(question: str) -> bool:

@@ -1095,3 +1095,12 @@ def test_a_near_second_clause_that_says_the_number_answers_a_count() -> None:
 def test_the_effective_date_answer_quotes_the_rule_not_the_form() -> None:
     ans = service().answer("我们联合体协议最后一家成员单位是2025年6月10日签字盖章的 申请表里协议生效时间填哪天", today=TODAY)
     assert ans.lead.startswith("2025年6月10日") and ans.citations[0].clause == "5.3", (ans.ranked, ans.lead)
+
+
+def test_an_english_either_or_is_answered_with_the_alternative_not_a_yes() -> None:
+    from knowledge.compose import chosen_option
+
+    ans = service().answer("is joining a consortium voluntary or compulsory?", today=TODAY)
+    assert ans.lead.startswith("Voluntary: "), ans.lead
+    assert chosen_option("Can universities or institutes join?", "Yes, universities and institutes can join") is None
+    assert chosen_option("signed or not?", "It must be signed") is None
