@@ -455,6 +455,27 @@ _POSITION = re.compile(rf"第[{_NUM}]+|最后|开头|最前|\d|\b(?:first|second
                        r"top|end|start|begin\w*)\b", re.I)
 
 
+def case_lead(lead: str, gist: str, question: str) -> str:
+    """A Chinese gist that states cases by their conditions (「自上而下…确定的联合体直接向省科技厅申报；自下而上自主申报的，
+    由牵头单位报属地…」), asked by someone who names one case's condition (我们是自下而上自己报的 …): that case,
+    when the lead does not already say it. A case's condition is its words up to its first 的 (two cases at least
+    have one); the question must share words with exactly one condition that the rest of the gist does not have."""
+    cases = [c.strip("。 ") for c in gist.split("；")]
+    if len(cases) < 2 or not has_cjk(question):
+        return lead
+    conds = [c[:c.index("的")] if 0 < c.find("的") <= 20 else "" for c in cases]
+    if sum(bool(c) for c in conds) < 2:
+        return lead
+    g = _grams(question)
+    # words of a condition that nothing else in the gist says (申报 is in every case: it names none)
+    named = [i for i, cond in enumerate(conds)
+             if cond and g & (_grams(cond) - _grams(gist.replace(cond, "", 1)))]
+    if len(named) != 1:
+        return lead
+    case = cases[named[0]]
+    return lead if _fragment_of(case, lead) or case in lead else f"{case}。"
+
+
 def part_verdict(lead: str, card: Card, facet: Facet | None, question: str, lang: str) -> str:
     """A yes/no question whether a document has or needs something (协议里要写任务分工吗 / Does the plan need a
     timeline?) answered by a part of that document (the card's gist names the part: 协议第三条, Part 7) says

@@ -36,6 +36,7 @@ from knowledge.compose import (
     bar_lead,
     beyond_lead,
     card_lead,
+    case_lead,
     count_lead,
     counts_whole,
     deadline_lead,
@@ -638,6 +639,7 @@ class QAService:
                 lead = heading_lead(lead, self._title(h.clause, lang), text, lang)
                 if card:
                     lead = part_verdict(lead, card, facet, text, lang)
+                    lead = case_lead(lead, card.gist.zh, text) if lang == "zh" else lead
             leads.append(lead)
             cites.append(self._citation(h.clause, weights, facet))
         lead = leads[0] if len(leads) == 1 else "\n".join(f"{'①②③'[i]} {x}" for i, x in enumerate(leads))

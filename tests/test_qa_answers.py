@@ -1104,3 +1104,13 @@ def test_an_english_either_or_is_answered_with_the_alternative_not_a_yes() -> No
     assert ans.lead.startswith("Voluntary: "), ans.lead
     assert chosen_option("Can universities or institutes join?", "Yes, universities and institutes can join") is None
     assert chosen_option("signed or not?", "It must be signed") is None
+
+
+def test_a_question_naming_one_case_of_a_rule_gets_that_case() -> None:
+    from knowledge.compose import case_lead
+
+    ans = service().answer("我们是自下而上自己报的 材料直接递给省科技厅可以吗", today=TODAY)
+    assert ans.lead.startswith("自下而上自主申报的") and "属地" in ans.lead, ans.lead
+    gist = "自上而下确定的联合体直接向省科技厅申报；自下而上自主申报的，报属地审核后再向省科技厅申报。"
+    assert case_lead("直接向省科技厅申报。", gist, "申报材料交给谁") == "直接向省科技厅申报。"  # 申报 names no case
+    assert case_lead("x", gist, "自主申报的要先给谁").startswith("自下而上自主申报的")
