@@ -87,6 +87,9 @@ TEXT_BUDGET = 3900  # rendered answers stay under Telegram's 4,096 characters
 # refusal gate (calibrated on the dev set and our own paraphrases; see benchmarks/qa_eval.py)
 
 
+# a question asking for the conditions / requirements of something (not one named condition)
+_ASKS_CONDITIONS = re.compile(r"(?:啥|什么|哪些|哪几|什么样的?)(?:个|项|条|些)?(?:条件|要求|资格|门槛)|"
+                              r"\b(?:requirements?|conditions|criteria|qualifications)\b", re.I)
 NUMBER_NEAR = 0.5  # a clause this near the best (share of its probability) that says the number asked answers
 QUERY_CACHE_SIZE = 2048  # repeated questions (menu examples, FAQs) skip the embedding
 
@@ -578,8 +581,24 @@ class QAService:
             return "answer", p
         return ("clarify" if p >= th["refuse"] else "refused"), p
 
+    def _whole_of_near_parts(self, hits: list[Hit], text: str) -> list[Hit]:
+        """A question asking for the conditions or requirements (想牵头需要啥条件 / what are the requirements) whose
+        best clause is one item of a whole, with two more of its items near (probability at least ``NUMBER_NEAR``
+        of the best's among the five best): the whole answers first (四、（一） for the lead unit's conditions, not
+        its third item alone); the items follow. A question naming one item (我们是高校，有啥要求) has a clear best."""
+        if not hits or not _ASKS_CONDITIONS.search(text):
+            return hits
+        top = hits[0]
+        parent = self.corpus.clauses[top.clause].parent if top.clause in self.corpus.clauses else None
+        if not parent or parent not in self.corpus.clauses:
+            return hits
+        near = [h for h in hits[1:5] if h.clause in self.corpus.clauses
+                and self.corpus.clauses[h.clause].parent == parent and h.prob >= NUMBER_NEAR * top.prob]
+        return [Hit(parent, top.score, top.prob), *hits] if len(near) >= 2 else hits
+
     def _compose(self, raw: str, lang: str, ret: Retrieval, prev_ctx: dict[str, Any] | None, topic: str,
                  today: date | None, parts: Sequence[Retrieval] = ()) -> Answer:
+        ret.hits = self._whole_of_near_parts(ret.hits, clean_question(raw)[0])
         ranked = [h.clause for h in ret.hits]
         feats: dict[str, Any] = {**ret.features, "unknown_words": ret.unknown, "fast": ret.fast}
         kind, p_in = self.outcome(ret)

@@ -1114,3 +1114,13 @@ def test_a_question_naming_one_case_of_a_rule_gets_that_case() -> None:
     gist = "自上而下确定的联合体直接向省科技厅申报；自下而上自主申报的，报属地审核后再向省科技厅申报。"
     assert case_lead("直接向省科技厅申报。", gist, "申报材料交给谁") == "直接向省科技厅申报。"  # 申报 names no case
     assert case_lead("x", gist, "自主申报的要先给谁").startswith("自下而上自主申报的")
+
+
+@pytest.mark.parametrize(("q", "whole"), [("我们公司想牵头搞个联合体，需要啥条件", "4.1"), ("成员单位有什么条件", "4.2")])
+def test_asking_for_the_conditions_gets_the_whole_list_not_one_item(q: str, whole: str) -> None:
+    ans = service().answer(q, today=TODAY)
+    assert ans.ranked[0] == whole and ans.citations[0].clause == whole, ans.ranked
+
+
+def test_a_question_naming_one_item_keeps_that_item() -> None:
+    assert service().answer("我们是高校 加入联合体有啥要求", today=TODAY).ranked[0] == "4.2.2"

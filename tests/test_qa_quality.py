@@ -24,7 +24,7 @@ FLOORS = {
     "train_seven": {"hit@1": 0.893, "hit@3": 0.964, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.013},
     "train_eight": {"hit@1": 0.913, "hit@3": 0.968, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.007},
     "train_nine": {"hit@1": 0.939, "hit@3": 0.986, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_ten": {"hit@1": 0.949, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_eleven": {"hit@1": 0.966, "hit@3": 0.991, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_twelve": {"hit@1": 0.939, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_thirteen": {"hit@1": 0.919, "hit@3": 1.0, "oos_refusal_rate": 0.916, "false_refusal_rate": 0.0},
