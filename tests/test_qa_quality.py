@@ -95,7 +95,7 @@ def test_the_fast_path_makes_no_train_question_worse() -> None:
     qs: list[str] = []
     golds: list[list[str] | None] = []
     for name in ("paraphrases", "train_extra", "train_more", "train_new", "train_en", "train_seven", "train_eight", "train_nine",
-                 "train_ten", "train_eleven", "train_twelve"):
+                 "train_ten", "train_eleven", "train_twelve", "train_thirteen", "train_fourteen"):
         d = load_questions(SETS[name])
         qs += [it["q"] for it in d["in_scope"]] + [str(q) for q in d["out_of_scope"]]
         golds += [list(it["gold"]) for it in d["in_scope"]] + [None] * len(d["out_of_scope"])
