@@ -30,6 +30,7 @@ The report (CV figures, class counts, the chosen C) is written into the file bes
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -56,6 +57,32 @@ FR_COST = 3.0  # a false refusal weighs this many missed refusals when the refus
 CLARIFY_SHARE = 0.03  # the answer threshold sends at most this share of the in-scope questions to clarify
 PLATEAU = 0.005  # gate thresholds whose trade-off is this close to the best one count as equally good
 FAST_SAFETY = 0.02  # the fast path's probability threshold sits this far above the nearest train question it would change
+
+
+def write_train_anchors(paths: list[Path]) -> int:
+    """The train files' out-of-scope questions as anchors (``knowledge/data/oos_train.yaml``): the gate's nearest
+    out-of-scope neighbours are then labelled examples too, not only the written anchors. Returns their count.
+    (Keeping only those far from every card question — farther than for 5 % of the in-scope train questions — left
+    the validation file's out-of-scope refusals below those of no train anchors at all: 75 % against 80 %.)"""
+    from knowledge.service import OOS_ANCHORS_FILE, OOS_TRAIN_FILE, oos_anchors
+
+    def norm(q: str) -> str:
+        return re.sub(r"[\s\W_]+", "", q.lower())
+
+    written = yaml.safe_load(OOS_ANCHORS_FILE.read_text(encoding="utf-8")) or {}
+    seen = {norm(str(q)) for q in written.get("anchors", [])}
+    out: list[str] = []
+    for q in _questions(paths)[1]:
+        if (k := norm(q)) and k not in seen:
+            seen.add(k)
+            out.append(q)
+    head = ("# Written by `python -m knowledge.fit` (never by hand): the out-of-scope questions of its train files,\n"
+            "# indexed as out-of-scope anchors beside knowledge/data/oos_anchors.yaml, so that the gate's nearest\n"
+            "# out-of-scope neighbours are labelled examples. The fit never lets a train question see its own copy\n"
+            "# (DenseIndex.skip_self_anchors); the held-out file is never read.\n")
+    OOS_TRAIN_FILE.write_text(head + yaml.safe_dump({"anchors": out}, allow_unicode=True, width=1000), encoding="utf-8")
+    oos_anchors.cache_clear()
+    return len(out)
 
 
 def _questions(paths: list[Path]) -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -157,7 +184,10 @@ def main() -> int:
                     help="at most this share of the in-scope train questions is asked back (您是想问)")
     args = ap.parse_args()
     ins, outs = _questions(TRAIN_SETS)
+    print(f"{write_train_anchors(TRAIN_SETS)} train out-of-scope questions written as anchors")
     svc = QAService.build(args.data_dir or Path(tempfile.mkdtemp(prefix="qa-fit-")), args.backend)
+    if svc.index is not None:  # a train question that is also an anchor must not be judged by its own copy
+        svc.index.skip_self_anchors = True
     corpus, retr = svc.corpus, svc.retriever
     rows_in = _rows(svc, [q for q, _ in ins])
     xs = [retr.feature_matrix(sig) for _, sig, _, _ in rows_in]

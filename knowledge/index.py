@@ -56,6 +56,7 @@ SEARCH_K = 100  # nearest units asked of each collection per question
 HNSW_EF = 400
 KINDS = ("clause", "sent", "card", "faq")
 QUERY_BATCH = 8
+SELF_MATCH = 0.9999  # an anchor this near a question is the question itself (the same text, the same vector)
 HITS_CACHE_SIZE = 512  # a repeated question (same vector) skips Chroma until the units change
 
 
@@ -183,6 +184,7 @@ class DenseIndex:
         self.path = path
         self.embeddings = embeddings
         self.healed = False
+        self.skip_self_anchors = False  # the fit's view: an anchor never matches its own question (see fit)
         self.shared = connect is not None
         self.client = connect() if connect is not None else self._open_client()
         self.store: Any = None
@@ -389,6 +391,8 @@ class DenseIndex:
                 clause, kind, f = what
                 sim = 1.0 - float(dist)
                 if kind == "oos":
+                    if sim >= SELF_MATCH and self.skip_self_anchors:
+                        continue  # the fit asks an anchor's own question: it must not see its own copy
                     oos = max(oos, sim)
                     oos_sims.append(sim)
                     continue

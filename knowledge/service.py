@@ -79,6 +79,8 @@ _OTHER_ASK = re.compile(r"哪些|什么|怎么|如何|吗|是否|能不能|可�
 
 REPLIES_FILE = Path(__file__).parent / "data" / "replies.yaml"
 OOS_ANCHORS_FILE = Path(__file__).parent / "data" / "oos_anchors.yaml"
+# the train files' out-of-scope questions, labelled neighbours for the gate (written by ``python -m knowledge.fit``)
+OOS_TRAIN_FILE = Path(__file__).parent / "data" / "oos_train.yaml"
 MAX_QUESTION = 300  # characters of a question that are read (long pastes are cut)
 LEAD_CHARS = 120  # a lead taken from a clause's own sentence (no answer card)
 QUOTE_CHARS = 150  # the one quote of a Chinese answer (the whole clause is a tap away)
@@ -96,8 +98,12 @@ QUERY_CACHE_SIZE = 2048  # repeated questions (menu examples, FAQs) skip the emb
 
 @lru_cache(maxsize=1)
 def oos_anchors() -> list[str]:
-    data = yaml.safe_load(OOS_ANCHORS_FILE.read_text(encoding="utf-8")) or {}
-    return [str(q) for q in data.get("anchors", [])]
+    """The written out-of-scope anchors, then the train files' out-of-scope questions (``OOS_TRAIN_FILE``)."""
+    out: list[str] = []
+    for path in (OOS_ANCHORS_FILE, OOS_TRAIN_FILE):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+        out += [str(q) for q in (data or {}).get("anchors", [])]
+    return list(dict.fromkeys(out))
 
 
 @lru_cache(maxsize=1)
@@ -530,8 +536,8 @@ class QAService:
         computed to decide it are kept in ``lexical`` (by id of the query) for the retrieval that follows."""
         q = self.analyzer.analyze(text)
         prev = (ctx or {}).get("q")
-        if not prev or not isinstance(prev, str):
-            return q, ""
+        if not prev or not isinstance(prev, str) or q.oos or q.oos_shapes:
+            return q, ""  # an out-of-scope topic (推荐一家昆明的餐厅 after a scheme question) is its own question
         if self._is_followup(text):
             return self.analyzer.follow_up(q, prev[:200]), prev[:200]
         if len(text) > 16:  # a longer question that does not read as a follow-up is its own topic

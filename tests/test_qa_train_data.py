@@ -58,3 +58,16 @@ def test_new_train_file_covers_every_clause_twice(name: str) -> None:
     ins, outs = _questions(name)
     cover = Counter(g for it in ins for g in it["gold"])  # type: ignore[attr-defined]
     assert [i for i in IDS if cover[i] < 2] == [] and len(outs) >= 50
+
+
+def test_the_train_anchor_file_holds_the_train_files_out_of_scope_questions() -> None:
+    """knowledge/data/oos_train.yaml is written by the fit from its train files: every out-of-scope train question
+    is an anchor (there or among the written anchors), and nothing else is (no held-out question)."""
+    from knowledge.fit import TRAIN_SETS, _questions
+    from knowledge.service import OOS_ANCHORS_FILE, OOS_TRAIN_FILE
+
+    written = {_norm(str(q)) for q in yaml.safe_load(OOS_ANCHORS_FILE.read_text(encoding="utf-8"))["anchors"]}
+    train = {_norm(str(q)) for q in yaml.safe_load(OOS_TRAIN_FILE.read_text(encoding="utf-8"))["anchors"]}
+    outs = {_norm(q) for q in _questions([p for p in TRAIN_SETS if p.exists()])[1]} - {""}
+    assert outs - written - train == set()  # the fit was run after the train files last changed
+    assert train - outs == set() and not train & written
