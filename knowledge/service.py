@@ -552,13 +552,14 @@ class QAService:
     def _own_reading(self, own: Retrieval, merged: Retrieval, ctx: dict[str, Any] | None) -> bool:
         """A follow-up read on its own answers a new topic (「那到期了还能续吗」 after 牵头单位能牵头几个联合体):
         it names a topic of its own (a scheme word or lexicon term of two characters or more: not 「那要写什么」),
-        its own reading is answered and finds nothing of the previous topic (the previous answer's clause is not
-        among its three best: 「那申请100万呢」 after the 2:1 rule still finds 四、（四）), while the merged reading
-        would only give that clause again."""
-        before = [str(c) for c in (ctx or {}).get("clauses", [])[:1]]
+        its own reading is answered and finds nothing of the previous topic (none of the previous answer's three
+        clauses among its three best: 「那申请100万呢」 after the 2:1 rule still finds 四、（四）), while the merged
+        reading would only give one of those clauses again."""
+        before = [str(c) for c in (ctx or {}).get("clauses", [])[:3]]
         q = own.query
         named = any(len(t) >= 2 and (t in self.retriever.vocab or t in q.lexicon_hits) for t in q.tokens)
         return named and bool(own.hits and merged.hits and before) and merged.hits[0].clause in before \
+            and own.hits[0].clause != merged.hits[0].clause \
             and not any(h.clause in before for h in own.hits[:3]) and self.outcome(own)[0] == "answer"
 
     def _own_evidence(self, ret: Retrieval) -> bool:
@@ -595,12 +596,15 @@ class QAService:
         if not hits or not _ASKS_CONDITIONS.search(text):
             return hits
         top = hits[0]
-        parent = self.corpus.clauses[top.clause].parent if top.clause in self.corpus.clauses else None
-        if not parent or parent not in self.corpus.clauses:
-            return hits
-        near = [h for h in hits[1:5] if h.clause in self.corpus.clauses
-                and self.corpus.clauses[h.clause].parent == parent and h.prob >= NUMBER_NEAR * top.prob]
-        return [Hit(parent, top.score, top.prob), *hits] if len(near) >= 2 else hits
+        near: dict[str, list[Hit]] = {}  # the near items of each whole among the five best (the best included)
+        for h in [top, *(h for h in hits[1:5] if h.prob >= NUMBER_NEAR * top.prob)]:
+            parent = self.corpus.clauses[h.clause].parent if h.clause in self.corpus.clauses else None
+            if parent and parent in self.corpus.clauses:
+                near.setdefault(parent, []).append(h)
+        # the best and two more of its whole, or two items of a whole right behind a best of another (企业想牵头
+        # 需要啥条件: 四、（三） on private firms first, 四、（一）1 and 2 near)
+        whole = next((p for p, hs in near.items() if len(hs) >= 3 or (len(hs) >= 2 and top not in hs)), None)
+        return [Hit(whole, top.score, top.prob), *hits] if whole else hits
 
     def _compose(self, raw: str, lang: str, ret: Retrieval, prev_ctx: dict[str, Any] | None, topic: str,
                  today: date | None, parts: Sequence[Retrieval] = ()) -> Answer:

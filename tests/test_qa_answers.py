@@ -201,6 +201,10 @@ def test_a_follow_up_on_a_new_topic_is_read_on_its_own() -> None:
     first = svc.answer("牵头单位能牵头几个联合体", today=TODAY)
     again = svc.answer("那到期了还能续吗", context=first.context, today=TODAY)
     assert again.citations[0].clause == "8.2" and "继续运行" in again.lead, (again.ranked, again.lead)
+    # also when the previous answer was a whole list (the follow-up's reading shares none of its clauses)
+    cond = svc.answer("企业想牵头 需要啥条件", today=TODAY)
+    renew = svc.answer("那到期了还能续吗", context=cond.context, today=TODAY)
+    assert renew.citations[0].clause == "8.2" and not renew.note, (renew.ranked, renew.note)
     # a follow-up that still finds the previous topic keeps it: the amount is computed with the 2:1 rule
     ratio = svc.answer("自筹经费比例多少", today=TODAY)
     more = svc.answer("那申请100万呢", context=ratio.context, today=TODAY)
@@ -1116,7 +1120,8 @@ def test_a_question_naming_one_case_of_a_rule_gets_that_case() -> None:
     assert case_lead("x", gist, "自主申报的要先给谁").startswith("自下而上自主申报的")
 
 
-@pytest.mark.parametrize(("q", "whole"), [("我们公司想牵头搞个联合体，需要啥条件", "4.1"), ("成员单位有什么条件", "4.2")])
+@pytest.mark.parametrize(("q", "whole"), [("我们公司想牵头搞个联合体，需要啥条件", "4.1"), ("成员单位有什么条件", "4.2"),
+                                        ("企业想牵头 需要啥条件", "4.1")])
 def test_asking_for_the_conditions_gets_the_whole_list_not_one_item(q: str, whole: str) -> None:
     ans = service().answer(q, today=TODAY)
     assert ans.ranked[0] == whole and ans.citations[0].clause == whole, ans.ranked
