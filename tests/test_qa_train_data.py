@@ -70,4 +70,6 @@ def test_the_train_anchor_file_holds_the_train_files_out_of_scope_questions() ->
     train = {_norm(str(q)) for q in yaml.safe_load(OOS_TRAIN_FILE.read_text(encoding="utf-8"))["anchors"]}
     outs = {_norm(q) for q in _questions([p for p in TRAIN_SETS if p.exists()])[1]} - {""}
     assert outs - written - train == set()  # the fit was run after the train files last changed
-    assert train - outs == set() and not train & written
+    if all(p.exists() for p in TRAIN_SETS):  # (without ../shared the dev file's questions are not read here)
+        assert train - outs == set()
+    assert not train & written
