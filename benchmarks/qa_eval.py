@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 DATA = ROOT / "tests" / "data"
 DEFAULT_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", DATA / "qa_paraphrases.yaml",
-                DATA / "qa_train_extra.yaml", DATA / "qa_train_more.yaml", DATA / "qa_train_new.yaml", DATA / "qa_train_en.yaml", DATA / "qa_train_seven.yaml", DATA / "qa_train_eight.yaml", DATA / "qa_train_nine.yaml", DATA / "qa_train_ten.yaml", DATA / "qa_train_eleven.yaml", DATA / "qa_train_twelve.yaml", DATA / "qa_train_thirteen.yaml", DATA / "qa_train_fourteen.yaml", DATA / "qa_train_fifteen.yaml",
+                DATA / "qa_train_extra.yaml", DATA / "qa_train_more.yaml", DATA / "qa_train_new.yaml", DATA / "qa_train_en.yaml", DATA / "qa_train_seven.yaml", DATA / "qa_train_eight.yaml", DATA / "qa_train_nine.yaml", DATA / "qa_train_ten.yaml", DATA / "qa_train_eleven.yaml", DATA / "qa_train_twelve.yaml", DATA / "qa_train_thirteen.yaml", DATA / "qa_train_fourteen.yaml", DATA / "qa_train_fifteen.yaml", DATA / "qa_train_sixteen.yaml",
                 DATA / "qa_heldout.yaml"]
 
 

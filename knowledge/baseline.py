@@ -27,7 +27,7 @@ SETS = {"dev": ROOT.parent / "shared" / "eval" / "dev_questions.yaml", "paraphra
         "train_ten": DATA / "qa_train_ten.yaml",
         "train_eleven": DATA / "qa_train_eleven.yaml", "train_twelve": DATA / "qa_train_twelve.yaml",
         "train_thirteen": DATA / "qa_train_thirteen.yaml", "train_fourteen": DATA / "qa_train_fourteen.yaml",
-        "train_fifteen": DATA / "qa_train_fifteen.yaml",
+        "train_fifteen": DATA / "qa_train_fifteen.yaml", "train_sixteen": DATA / "qa_train_sixteen.yaml",
         "heldout": DATA / "qa_heldout.yaml"}
 BASELINE = DATA / "qa_baseline.json"
 

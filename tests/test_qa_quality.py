@@ -30,6 +30,7 @@ FLOORS = {
     "train_thirteen": {"hit@1": 0.939, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_fourteen": {"hit@1": 0.929, "hit@3": 0.969, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.011},
     "train_fifteen": {"hit@1": 0.879, "hit@3": 0.969, "oos_refusal_rate": 0.866, "false_refusal_rate": 0.011},
+    "train_sixteen": {"hit@1": 0.859, "hit@3": 0.949, "oos_refusal_rate": 0.733, "false_refusal_rate": 0.011},
     "heldout": {"hit@1": 0.95, "hit@3": 0.983, "oos_refusal_rate": 0.912, "false_refusal_rate": 0.0},
 }
 

@@ -16,7 +16,7 @@ TRAIN_FILES = ["qa_train_extra.yaml", "qa_paraphrases.yaml", "qa_train_more.yaml
                "qa_train_seven.yaml", "qa_train_eight.yaml", "qa_train_nine.yaml",
                "qa_train_ten.yaml", "qa_train_eleven.yaml",
                "qa_train_twelve.yaml", "qa_train_thirteen.yaml", "qa_train_fourteen.yaml",
-               "qa_train_fifteen.yaml"]
+               "qa_train_fifteen.yaml", "qa_train_sixteen.yaml"]
 IDS = set(corpus.load().ids)
 
 
@@ -40,7 +40,7 @@ def test_every_gold_id_is_a_canonical_clause_id(name: str) -> None:
                                   "qa_train_eight.yaml", "qa_train_nine.yaml",
                                   "qa_train_ten.yaml", "qa_train_eleven.yaml",
                                   "qa_train_twelve.yaml", "qa_train_thirteen.yaml", "qa_train_fourteen.yaml",
-               "qa_train_fifteen.yaml"])
+               "qa_train_fifteen.yaml", "qa_train_sixteen.yaml"])
 def test_new_train_questions_are_not_repeated_within_or_across_train_files(name: str) -> None:
     ins, outs = _questions(name)
     mine = [str(it["q"]) for it in ins] + outs
