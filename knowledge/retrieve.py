@@ -94,10 +94,11 @@ LEX_FEATURES = tuple(f for f in FEATURES if not f.startswith("d_"))
 _LEX_COLS = [FEATURES.index(f) for f in LEX_FEATURES]
 # the gate sees evidence that does not depend on how well the lexicon covers a wording (the lexicon was
 # tuned on the train questions: counts of known/unknown words and lexicon hits flatter them and trip on
-# filler words and typos), so it weighs dense neighbours, the fused ranking and the out-of-scope topics
+# filler words and typos), so it weighs dense neighbours, the fused ranking and the out-of-scope topics, and of
+# the words no document uses only those that name a thing (``unk_content``: 津贴 in 首席专家有津贴吗, not 咋整)
 GATE_FEATURES = (
     "p_top", "margin", "d_card_top", "d_clause_top", "d_sent_top", "d_oos_top", "d_card_vs_oos", "char_top",
-    "oos", "english", "explicit", "amounts", "d_near_card_vs_oos",
+    "oos", "english", "explicit", "amounts", "d_near_card_vs_oos", "unk_content",
 )
 
 
@@ -712,6 +713,9 @@ class Retriever:
             "known": nk,
             "unknown": nu,
             "unknown_share": nu / (nk + nu) if nk + nu else 1.0,
+            # unknown words that name a thing (津贴, ceremony): what the question asks may be a fact the documents
+            # lack; unknown filler and verbs (弄, 咋整, actually) are not counted
+            "unk_content": float(len(self.analyzer.content_words(q.text, unknown))) if unknown else 0.0,
             "oos": float(len(q.oos)),
             "lex_hits": float(len(q.lexicon_hits)),
             "english": float(q.english),

@@ -224,6 +224,7 @@ class Query:
         return w
 
 
+_NOUN_TAGS = ("n", "vn", "ng")  # jieba's noun tags: n, nr, ns, nt, nz (names, places, bodies, other), vn, ng
 COMMON_CHAR_COUNT = 100_000  # jieba's dictionary count above which a single character is a function word
 
 
@@ -244,6 +245,7 @@ class Analyzer:
             if has_cjk(word) and len(word) >= 2:
                 self._jieba.add_word(word, 20000)
         self._cache: dict[str, tuple[str, ...]] = {}
+        self._pos: Any = None  # jieba's part-of-speech tagger over this tokenizer, made on first use
         sw = yaml.safe_load(STOPWORDS_FILE.read_text(encoding="utf-8"))
         self.stopwords: set[str] = {str(x) for x in sw["zh"]} | {str(x).lower() for x in sw["en"]}
 
@@ -257,6 +259,22 @@ class Analyzer:
         dictionary's counts: such a character is never read as a typo."""
         self._jieba.check_initialized()
         return self._jieba.FREQ.get(ch, 0) > COMMON_CHAR_COUNT
+
+    def content_words(self, text: str, words: list[str]) -> list[str]:
+        """Those of ``words`` (tokens of ``text``) that name a thing rather than carry the talk: a Chinese
+        word jieba's part-of-speech tagger reads as a noun in ``text`` (津贴, 仪式, 导游; not 弄, 不能, 一下), a
+        Latin word that is no stopword and holds no digit (ceremony, insurance; not 150w)."""
+        latin = [w for w in words if w.isascii()]
+        cjk = {w for w in words if not w.isascii() and len(w) >= 2}
+        out = [w for w in latin if len(w) >= 3 and w not in self.stopwords and not any(ch.isdigit() for ch in w)]
+        if cjk:
+            if self._pos is None:
+                import jieba.posseg
+
+                self._pos = jieba.posseg.POSTokenizer(self._jieba)
+            nouns = {p.word for p in self._pos.lcut(text.lower()) if p.flag.startswith(_NOUN_TAGS)}
+            out += [w for w in words if w in cjk and w in nouns]
+        return list(dict.fromkeys(out))
 
     @cached_property
     def terms(self) -> list[str]:
