@@ -159,6 +159,10 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return None
     if len(card.facets) == 1:
         return card.facets[0]
+    lang = "zh" if re.search(r"[\u3400-\u9fff]", question) else "en"
+    naming = [i for i, f in enumerate(card.facets) if listed_item(f.zh if lang == "zh" else f.en, question, lang)]
+    if len(naming) == 1:  # the question names an item of one facet's list (高原特色农业算不算方向): that list answers it
+        return card.facets[naming[0]]
     g, kind = _grams(question), wh_kind(question)
 
     def overlap(i: int) -> float:
@@ -335,7 +339,20 @@ def listed_item(text: str, question: str, lang: str) -> str:
                 return item
             if i == 0 and (end := next((item[k:] for k in range(1, len(item) - 2) if item[k:] in question), "")):
                 return end
+        for item in items:  # named short (高原特色农业 for 高原特色现代农业): its first and last characters, at most
+            if _named_short(item, question):  # two left out between them
+                return item
     return ""
+
+
+def _named_short(item: str, question: str) -> bool:
+    """The question names a long item leaving out up to two of its inner characters (高原特色农业 → 高原特色现代农业;
+    at least four characters said)."""
+    if len(item) < 5:
+        return False
+    inner = "".join(f"{re.escape(ch)}?" for ch in item[1:-1])
+    return any(len(m.group()) >= max(4, len(item) - 2)
+               for m in re.finditer(f"{re.escape(item[0])}{inner}{re.escape(item[-1])}", question))
 
 
 _PROHIBITION = ("No", "As a rule, no")  # a facet's verdict that forbids: it answers 「有限制吗」 yes

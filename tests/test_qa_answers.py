@@ -338,6 +338,30 @@ def test_a_list_answers_whether_it_names_an_item_and_how_many(q: str, lang: str,
     assert ans.kind == "answer" and ans.citations[0].clause == "3" and ans.lead.startswith(start), (ans.ranked, ans.lead)
 
 
+@pytest.mark.parametrize(("q", "item"), [
+    ("搞高原特色农业的企业 算不算方案瞄准的方向", "高原特色现代农业"),  # named short, two characters left out
+    ("绿色铝算不算方案想做的事", "绿色铝"),
+])
+def test_naming_an_item_picks_the_facet_that_lists_it(q: str, item: str) -> None:
+    """The question names an item of one facet's list: that facet answers, not the nearest by cosine (the
+    scheme's goals, for 「算不算方向」)."""
+    from knowledge.cards import default_cards
+    from knowledge.compose import pick_facet
+
+    card = default_cards()["3"]
+    goals = next(i for i, f in enumerate(card.facets) if "、" not in f.zh)
+    facet = pick_facet(card, {goals: 0.95, 1 - goals: 0.90}, q)
+    assert facet is not None and item in facet.zh
+
+
+@pytest.mark.parametrize("q", ["高原农业算不算方向", "高特农业在不在里面"])
+def test_an_item_named_too_short_is_not_named(q: str) -> None:
+    from knowledge.cards import default_cards
+    from knowledge.compose import listed_item
+
+    assert listed_item(default_cards()["3"].facets[0].zh, q, "zh") == ""
+
+
 @pytest.mark.parametrize("q", ["白酒在方案点名的产业里吗", "只要是生物医药企业就能牵头吗", "生物医药不在名单里吧"])
 def test_no_yes_for_an_item_the_list_does_not_name_or_alone(q: str) -> None:
     ans = service().answer(q, today=TODAY)
