@@ -436,6 +436,8 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
         if lang == "en":
             return f"Yes, {item} is named{' (that qualifies)' if enough else ''}: {text}"
         return f"{'符合' if enough else '是的'}，列有{item}：{text}"
+    if q.choice and lang == "zh" and (option := chosen_option_zh(q.text, text)) and not text.startswith(option):
+        return f"{option}：{text}"  # 「自愿的还是强制的」: the alternative the answer says, first
     if polar is None:
         return text
     body = _without(p, text) if text.lower().startswith(p.lower()) else text
@@ -529,6 +531,30 @@ def chosen_option(question: str, answer: str) -> str | None:
     low = answer.lower()
     said = [w for w in m.groups() if w.lower()[:6] in low]
     return said[0].lower() if len(said) == 1 else None
+
+
+_EITHER_ZH = re.compile(r"([\u4e00-\u9fff]{1,12})还是([\u4e00-\u9fff]{1,8})")
+_OPTION_HEAD = re.compile(r"^.*?(?:是|要|得|先|就|靠|按|走)(?=[\u4e00-\u9fff]{2})")
+_OPTION_TAIL = re.compile(r"(?:的|了|啊|呢|吗|呀|吧|哈)+$")
+
+
+def chosen_option_zh(question: str, answer: str) -> str | None:
+    """Of a Chinese either-or (是自愿的还是强制的), the one alternative the answer says (自愿): a pair of
+    characters of its own (not of the other alternative) in the answer; None when both or neither are said."""
+    m = _EITHER_ZH.search(question)
+    if m is None:
+        return None
+    a, b = (_OPTION_TAIL.sub("", _OPTION_HEAD.sub("", x)) for x in m.groups())
+    if _OPTION_HEAD.match(m.group(1)) is None:  # no 是 / 要 … before it: the first alternative is about as long as
+        a = a[-(len(b) + 1):]  # the second (联合体的管理机构临时搭的还是常设的 → 临时搭), not the topic before it
+    if len(a) < 2 or len(b) < 2:
+        return None
+
+    def own(x: str, other: str) -> bool:
+        return any(x[i:i + 2] not in other and x[i:i + 2] in answer for i in range(len(x) - 1))
+
+    said = [x for x, other in ((a, b), (b, a)) if own(x, other)]
+    return said[0] if len(said) == 1 else None
 
 
 def asks_choice(question: str) -> bool:

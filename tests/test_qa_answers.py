@@ -1153,3 +1153,15 @@ def test_asking_for_the_conditions_gets_the_whole_list_not_one_item(q: str, whol
 
 def test_a_question_naming_one_item_keeps_that_item() -> None:
     assert service().answer("我们是高校 加入联合体有啥要求", today=TODAY).ranked[0] == "4.2.2"
+
+
+@pytest.mark.parametrize(("q", "answer", "option"), [
+    ("加入联合体是自愿的还是强制的", "牵头单位与成员单位本着公平、自愿原则共同签署", "自愿"),
+    ("联合体管理机构临时搭的还是常设的", "联合体要有常设机构", "常设"),
+    ("联合体管理机构临时搭的还是常设的", "联合体的机构", None),  # neither alternative said: the topic is not one
+    ("牵头单位是企业还是高校", "须为企业，高校可作为成员", None),  # both said: no choice
+])
+def test_a_chinese_either_or_gets_the_alternative_the_answer_says(q: str, answer: str, option: str | None) -> None:
+    from knowledge.compose import chosen_option_zh
+
+    assert chosen_option_zh(q, answer) == option
