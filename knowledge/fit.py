@@ -7,8 +7,9 @@ Train questions: ``../shared/eval/dev_questions.yaml``, ``tests/data/qa_paraphra
 ``tests/data/qa_train_en.yaml``, ``tests/data/qa_train_seven.yaml``, ``tests/data/qa_train_eight.yaml``,
 ``tests/data/qa_train_nine.yaml``,
 ``tests/data/qa_train_ten.yaml``, ``tests/data/qa_train_eleven.yaml``, ``tests/data/qa_train_twelve.yaml``,
-``tests/data/qa_train_thirteen.yaml`` and ``tests/data/qa_train_fourteen.yaml`` (the ninth iteration's validation
-sets, fitted on from the tenth; ``tests/data/qa_train_fifteen.yaml`` is the tenth's validation set: not fitted on).
+``tests/data/qa_train_thirteen.yaml``, ``tests/data/qa_train_fourteen.yaml`` (the ninth iteration's validation
+sets, fitted on from the tenth) and ``tests/data/qa_train_fifteen.yaml`` (the tenth's, fitted on from the eleventh);
+``tests/data/qa_train_sixteen.yaml`` is the eleventh's validation set: not fitted on.
 The held-out file
 (``tests/data/qa_heldout.yaml``) is never read here.
 
@@ -50,7 +51,8 @@ TRAIN_SETS = [ROOT.parent / "shared" / "eval" / "dev_questions.yaml", ROOT / "te
               ROOT / "tests" / "data" / "qa_train_eleven.yaml",
               ROOT / "tests" / "data" / "qa_train_twelve.yaml",
               ROOT / "tests" / "data" / "qa_train_thirteen.yaml",
-              ROOT / "tests" / "data" / "qa_train_fourteen.yaml"]
+              ROOT / "tests" / "data" / "qa_train_fourteen.yaml",
+              ROOT / "tests" / "data" / "qa_train_fifteen.yaml"]
 OUT = Path(__file__).parent / "data" / "ranker.yaml"
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 FR_COST = 3.0  # a false refusal weighs this many missed refusals when the refuse threshold is chosen

@@ -18,20 +18,20 @@ FLOORS = {
     "dev": {"hit@1": 1.0, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "paraphrases": {"hit@1": 0.943, "hit@3": 1.0, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
     "train_extra": {"hit@1": 0.925, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_more": {"hit@1": 0.91, "hit@3": 0.965, "oos_refusal_rate": 0.97, "false_refusal_rate": 0.018},
-    "train_new": {"hit@1": 0.891, "hit@3": 0.968, "oos_refusal_rate": 0.991, "false_refusal_rate": 0.009},
+    "train_more": {"hit@1": 0.914, "hit@3": 0.965, "oos_refusal_rate": 0.97, "false_refusal_rate": 0.018},
+    "train_new": {"hit@1": 0.884, "hit@3": 0.964, "oos_refusal_rate": 0.991, "false_refusal_rate": 0.013},
     "train_en": {"hit@1": 0.839, "hit@3": 0.932, "oos_refusal_rate": 0.979, "false_refusal_rate": 0.034},
-    "train_seven": {"hit@1": 0.893, "hit@3": 0.964, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.019},
-    "train_eight": {"hit@1": 0.913, "hit@3": 0.956, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.013},
-    "train_nine": {"hit@1": 0.926, "hit@3": 0.972, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.014},
+    "train_seven": {"hit@1": 0.893, "hit@3": 0.964, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.025},
+    "train_eight": {"hit@1": 0.906, "hit@3": 0.956, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.02},
+    "train_nine": {"hit@1": 0.932, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.008},
     "train_ten": {"hit@1": 0.942, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_eleven": {"hit@1": 0.966, "hit@3": 0.991, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_twelve": {"hit@1": 0.929, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
-    "train_thirteen": {"hit@1": 0.939, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_twelve": {"hit@1": 0.939, "hit@3": 0.979, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
+    "train_thirteen": {"hit@1": 0.929, "hit@3": 1.0, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.0},
     "train_fourteen": {"hit@1": 0.929, "hit@3": 0.969, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.011},
-    "train_fifteen": {"hit@1": 0.869, "hit@3": 0.959, "oos_refusal_rate": 0.866, "false_refusal_rate": 0.021},
-    "train_sixteen": {"hit@1": 0.859, "hit@3": 0.949, "oos_refusal_rate": 0.782, "false_refusal_rate": 0.011},
-    "heldout": {"hit@1": 0.95, "hit@3": 0.983, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
+    "train_fifteen": {"hit@1": 0.879, "hit@3": 0.969, "oos_refusal_rate": 1.0, "false_refusal_rate": 0.011},
+    "train_sixteen": {"hit@1": 0.859, "hit@3": 0.959, "oos_refusal_rate": 0.799, "false_refusal_rate": 0.011},
+    "heldout": {"hit@1": 0.95, "hit@3": 0.979, "oos_refusal_rate": 0.977, "false_refusal_rate": 0.0},
 }
 
 
@@ -100,7 +100,8 @@ def test_the_fast_path_makes_no_train_question_worse() -> None:
     qs: list[str] = []
     golds: list[list[str] | None] = []
     for name in ("paraphrases", "train_extra", "train_more", "train_new", "train_en", "train_seven", "train_eight", "train_nine",
-                 "train_ten", "train_eleven", "train_twelve", "train_thirteen", "train_fourteen"):
+                 "train_ten", "train_eleven", "train_twelve", "train_thirteen", "train_fourteen",
+                 "train_fifteen"):
         d = load_questions(SETS[name])
         qs += [it["q"] for it in d["in_scope"]] + [str(q) for q in d["out_of_scope"]]
         golds += [list(it["gold"]) for it in d["in_scope"]] + [None] * len(d["out_of_scope"])
