@@ -278,7 +278,7 @@ def build_application(app: App) -> Application:
         log.info("connected as @%s", me.username)
         if app.has_service("qa"):  # load the model, open (or build) the index, load the tokenizer's
             qa = await asyncio.to_thread(app.service, "qa")  # dictionary: all before the first question
-            await asyncio.to_thread(qa.answer, "牵头单位应具备哪些条件？")
+            await asyncio.to_thread(qa.warm)
         await set_commands(application.bot, app)
         if application.job_queue is not None and app.has_service("qa"):
             # another replica may publish or withdraw a document: follow the database's published set

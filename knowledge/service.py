@@ -369,6 +369,12 @@ class QAService:
             if self.index is not None:
                 self.index_info = self.index.sync(self._parts(), combined.ids, force=rebuild)
     # -- public API ------------------------------------------------------------------
+    def warm(self) -> None:
+        """Load what the first questions would otherwise wait for: the query model, the index, the tokenizer's
+        dictionary and its table of nouns (the gate's ``unk_content``)."""
+        self.answer("牵头单位应具备哪些条件？")
+        self.analyzer.is_noun("联合体")
+
     def answer(self, question: str, lang: str | None = None, context: dict[str, Any] | None = None,
                today: date | None = None) -> Answer:
         return self.answer_many([question], lang, [context], today)[0]

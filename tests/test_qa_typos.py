@@ -59,3 +59,15 @@ def test_a_typed_question_is_answered_from_the_clause_it_meant() -> None:
         ans = svc.answer(typed)
         assert ans.kind == "answer" and ans.ranked[0] == gold, (typed, ans.kind, ans.ranked[:3])
         assert ans.question == typed  # what people typed is kept as typed
+
+
+@pytest.mark.parametrize(("text", "words", "content"), [
+    ("首席专家的津贴一般发多少 咋整", ["津贴", "一般", "咋整"], ["津贴"]),  # a noun names what is asked; filler does not
+    ("联合体的牌匾弄丢了能不能补发", ["牌匾", "弄", "不能"], ["牌匾"]),
+    ("where is the plaque ceremony usually held", ["ceremony", "the", "150w"], ["ceremony"]),
+    ("我们申请150w 自己要出多少", ["150w", "要出"], []),
+])
+def test_content_words_are_the_unknown_words_that_name_a_thing(text: str, words: list[str], content: list[str]) -> None:
+    from knowledge.text import default_analyzer
+
+    assert default_analyzer().content_words(text, words) == content
