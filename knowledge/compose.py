@@ -173,16 +173,20 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return len(g & _grams(f"{f.zh} {f.en}")) / (len(g) or 1)
 
     valid = {i: v for i, v in sims.items() if 0 <= i < len(card.facets)}
-    if valid:  # 「要报什么」 is not 「报给谁」: a facet asked who yields to a near one when the question asks what / when / where,
-        # and a question asking who or when goes to a near facet asked that way
+    if valid:  # 「要报什么」 is not 「报给谁」 nor 「几号前报」: a facet asked who (when) yields to a near one when the question
+        # asks something else, and a question asking who or when goes to a near facet asked that way
         first = max(valid, key=lambda i: valid[i])
         asked_so = {i: v for i, v in valid.items() if kind in ("who", "when") and not _asked_as(card.facets[first], kind)
                     and _asked_as(card.facets[i], kind) and v >= valid[first] - WH_ASKED_TIE}  # 「交给谁」 ≠ 「什么时候交」
         if asked_so:
             valid = asked_so
-        elif kind not in ("who", "") and _asked_as(card.facets[first], "who"):
-            other = {i: v for i, v in valid.items() if not _asked_as(card.facets[i], "who") and v >= valid[first] - WH_TIE}
-            valid = other or valid
+        else:  # and a facet asked who (or when) yields to a near one when the question asks something else
+            for way in ("who", "when"):
+                if kind not in (way, "") and _asked_as(card.facets[first], way):
+                    other = {i: v for i, v in valid.items() if not _asked_as(card.facets[i], way)
+                             and v >= valid[first] - WH_TIE}
+                    valid = other or valid
+                    break
         best = max(valid.values())
         near = [i for i, v in valid.items() if v >= best - FACET_TIE]
         if kind in ("who", "when"):  # a near tie goes to the facet asked the way the question asks

@@ -243,10 +243,13 @@ def test_a_verdict_that_is_part_of_its_sentence_stays() -> None:
     from knowledge.cards import default_cards
     from knowledge.compose import asked, card_lead
 
-    card = default_cards()["4.3"]
-    facet = next(f for f in card.facets if f.zh.startswith("可以，而且"))
+    shipped = default_cards()["4.3"]  # its answer as it read until the eleventh iteration
+    facet = shipped.facets[0].model_copy(update={"zh": "可以，而且受到鼓励：民营企业可以牵头，也可以作为成员单位参与。"})
+    card = shipped.model_copy(update={"facets": [facet]})
     lead = card_lead(card, facet, "zh", asked("民企当牵头方 方案怎么说的"))
     assert not lead.startswith("而且"), lead
+    plain = card_lead(shipped, shipped.facets[0], "zh", asked("民企当牵头方 方案怎么说的"))
+    assert plain.startswith("方案鼓励民营企业"), plain  # no yes nobody asked for
 
 
 def test_a_when_question_without_dense_neighbours_gets_the_facet_asked_when() -> None:
