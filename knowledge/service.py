@@ -122,6 +122,9 @@ _TALLY = re.compile(r"去年|今年|目前|已经|已有|至今|现在|so far|la
 Signals = tuple[dict[str, np.ndarray], list[str]]  # a query's signals and the clauses it names
 
 
+_GENERIC_TERMS = frozenset({"联合体", "创新联合体"})  # named by nearly every question: no topic of its own
+
+
 def _r(key: str, lang: str, **kw: Any) -> str:
     text = str(replies()[key][lang])
     return text.format(**kw) if kw else text
@@ -854,8 +857,17 @@ class QAService:
             return Answer(raw, lang, "refused", lead=_r("partial_" + key, lang), ranked=[h.clause for h in ret.hits],
                           context=ctx, features=feats, related=[(c, self._label(c, lang)) for c in ids],
                           options=[Option(c, self._label(c, lang), self._gist(c, lang)) for c in ids[:2]])
+        if ret.hits and not ret.query.oos and self._asks_a_missing_detail(ret):
+            return self._nearest(raw, lang, ret, ctx, {**feats, "missing_detail": True}, "partial_detail")
         return Answer(raw, lang, "refused", lead=_r("refusal", lang), ranked=[h.clause for h in ret.hits],
                       context=ctx, features=feats)
+
+    def _asks_a_missing_detail(self, ret: Retrieval) -> bool:
+        """A question the gate refused that names a thing of the scheme's own (首席专家, 科技特派员, 牵头单位 — not just
+        联合体) asks a detail of a topic the scheme covers (首席专家有没有年龄限制), so the refusal points to the
+        nearest clauses instead of saying the scheme is silent."""
+        q = ret.query
+        return any(t not in _GENERIC_TERMS and (t in q.text or t in q.expansions) for t in self.analyzer.terms)
 
     def number_not_given(self, text: str, hits: Sequence[Hit]) -> bool:
         """A quantity is asked (多少 / 比例 / 几个工作日 / how much …) with no number in the question to compute from

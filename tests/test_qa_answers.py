@@ -1168,3 +1168,13 @@ def test_a_chinese_either_or_gets_the_alternative_the_answer_says(q: str, answer
     from knowledge.compose import chosen_option_zh
 
     assert chosen_option_zh(q, answer) == option
+
+
+def test_a_refused_detail_of_a_scheme_topic_points_to_its_clauses() -> None:
+    """首席专家 is the scheme's; an age limit is not in it: the refusal says the topic is covered but not this
+    point, and offers the nearest clauses (四、（五） on the chief expert) instead of 「方案没有涉及」."""
+    ans = service().answer("首席专家有没有年龄限制", today=TODAY)
+    assert ans.kind == "refused" and ans.lead.startswith("方案涉及这个话题"), ans.lead
+    assert "4.5" in [cid for cid, _ in ans.related], ans.related
+    other = service().answer("石林景区门票现在多少钱", today=TODAY)
+    assert other.kind == "refused" and not other.related and "没有涉及" in other.lead, other.lead
