@@ -260,6 +260,10 @@ _COUNTS_AS = re.compile(r"算(?:是)?[^，,。？?]{0,8}(?:吗|不|了没|没有
 _RESTRICTION = re.compile(r"限制|上限|限定|限额|limit|restrict|a cap\b|\bcapped\b", re.I)
 
 
+_LIMITS = re.compile(r"限|不得|不超过|至多|最多|不能|不可|仅|只能|\bat most\b|\bno more than\b|\blimit|\bonly\b|"
+                     r"\bcannot\b|\bmay not\b|\bmust not\b|\bup to\b", re.I)  # an answer that names a limit
+
+
 def asks_restriction(text: str) -> bool:
     """The question asks whether there is a limit or restriction (有限制吗 / is there a limit)."""
     return bool(_RESTRICTION.search(text))
@@ -448,6 +452,10 @@ def card_lead(card: Card, facet: Facet | None, lang: str, q: Asked, rival: Facet
     if q.yes_no and q.choice and lang == "en" and (option := chosen_option(q.text, body)):
         # "is joining voluntary or compulsory?": the alternative the answer says, not a yes to an either-or
         return f"{option[:1].upper() + option[1:]}: {body}"
+    if q.yes_no and q.restriction and polar.en not in _PROHIBITION and not _LIMITS.search(body):
+        # "is there an age limit for the chief expert?" near a facet whose yes answers another question (the form
+        # asks for the expert's CV) and names no limit: neither yes nor no, the rule as it stands
+        return (body[:1].upper() + body[1:]) if lang == "en" else body
     starts = text.lower().startswith(p.lower())
     if q.yes_no and not starts:
         if p.lower() in text.lower() or _VERDICT.match(text):
@@ -505,12 +513,14 @@ def part_verdict(lead: str, card: Card, facet: Facet | None, question: str, lang
     yes first: the part is where the document has it. Not when the facet has its own oriented answer, the
     lead opens with a verdict, or the question negates (可以不写吗 / not), names a place or a number of its own
     (放在第三部分吗 / 800字), puts a case of the asker's (我们有个市级实验室，要填吗 / Does it go in …), names a
-    level the lead does not (市级的要填吗 — 省级及以上) or asks leave (能 / 可以 / can): those the lead's own words
-    answer."""
+    level the lead does not (市级的要填吗 — 省级及以上), asks leave (能 / 可以 / can) or asks for a limit the part does
+    not name (is there an age limit): those the lead's own words answer."""
     if (facet is not None and facet.polar is not None) or not _states_place(card.gist.en if lang == "en" else card.gist.zh):
         return lead
     if not is_yes_no(question) or _VERDICT.match(lead) or _VERDICT_HEAD.match(lead) or _POSITION.search(question):
         return lead
+    if asks_restriction(question) and not _LIMITS.search(lead):  # "is there an age limit …": a part that names none
+        return lead  # is no yes
     if _CASE.search(question.strip()):  # 「我们有个市级实验室，能填吗」 / "We have a city lab. Does it go in …?": a case to judge
         return lead
     if any(lv.lower() not in lead.lower() for lv in _LEVEL.findall(question)):  # 市级的要填吗 — 省级及以上: not a yes

@@ -1178,3 +1178,16 @@ def test_a_refused_detail_of_a_scheme_topic_points_to_its_clauses() -> None:
     assert "4.5" in [cid for cid, _ in ans.related], ans.related
     other = service().answer("石林景区门票现在多少钱", today=TODAY)
     assert other.kind == "refused" and not other.related and "没有涉及" in other.lead, other.lead
+
+
+@pytest.mark.parametrize("q", ["Is there an age limit for the chief expert?", "首席专家申请表第二栏有年龄限制吗"])
+def test_no_yes_to_a_limit_that_the_part_does_not_name(q: str) -> None:
+    """A yes/no question about a limit answered by a part that names none (the form's chief-expert CV box) gets
+    no 「Yes」 / 「是的」: the part's own words, not an invented limit."""
+    from knowledge.cards import default_cards
+    from knowledge.compose import asked, card_lead, part_verdict
+
+    card = default_cards()["A1.form.2"]
+    lang = "en" if q.isascii() else "zh"
+    lead = part_verdict(card_lead(card, card.facets[0], lang, asked(q)), card, card.facets[0], q, lang)
+    assert not lead.startswith(("Yes", "是的", "有限制")), lead
