@@ -863,11 +863,13 @@ class QAService:
                       context=ctx, features=feats)
 
     def _asks_a_missing_detail(self, ret: Retrieval) -> bool:
-        """A question the gate refused that names a thing of the scheme's own (首席专家, 科技特派员, 牵头单位 — not just
-        联合体) asks a detail of a topic the scheme covers (首席专家有没有年龄限制), so the refusal points to the
-        nearest clauses instead of saying the scheme is silent."""
-        q = ret.query
-        return any(t not in _GENERIC_TERMS and (t in q.text or t in q.expansions) for t in self.analyzer.terms)
+        """A question the gate refused that names, in its own Chinese words, a thing of the scheme's own of three
+        characters or more (首席专家, 科技特派员, 牵头单位 — not just 联合体, nor 平台 / 协议 / 成员 / 申请, which everyday
+        questions share: 外卖平台, 租房协议) asks a detail of a topic the scheme covers (首席专家有没有年龄限制), so the
+        refusal points to the nearest clauses instead of saying the scheme is silent. English words reach the
+        scheme's terms through the lexicon ("lead" → 牵头), too loosely to tell a topic: never for English."""
+        text = ret.query.text
+        return any(len(t) >= 3 and t not in _GENERIC_TERMS and t in text for t in self.analyzer.terms)
 
     def number_not_given(self, text: str, hits: Sequence[Hit]) -> bool:
         """A quantity is asked (多少 / 比例 / 几个工作日 / how much …) with no number in the question to compute from
