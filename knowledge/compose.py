@@ -159,7 +159,7 @@ def pick_facet(card: Card, sims: dict[int, float], question: str) -> Facet | Non
         return None
     if len(card.facets) == 1:
         return card.facets[0]
-    lang = "zh" if re.search(r"[\u3400-\u9fff]", question) else "en"
+    lang = "zh" if has_cjk(question) else "en"
     naming = [i for i, f in enumerate(card.facets) if listed_item(f.zh if lang == "zh" else f.en, question, lang)]
     if len(naming) == 1:  # the question names an item of one facet's list (高原特色农业算不算方向): that list answers it
         return card.facets[naming[0]]

@@ -146,7 +146,7 @@ def _fast_thresholds(svc: Any, rows: list[tuple[tuple[Any, dict[str, np.ndarray]
     pts: list[tuple[float, float, bool]] = []
     gained = 0
     for (q, sig, refs, d), gold in rows:
-        if q.oos_shapes or q.oos or q.english:
+        if not retr.fast_eligible(q):
             continue  # never on the fast path
         full = retr.rank(q, sig, refs, d)
         lex = retr.rank(q, {**sig, **retr.dense_signals(None)}, refs, None, lexical=True)

@@ -538,6 +538,12 @@ class Retriever:
         hits, beyond = self._nth_of_named(q, hits)
         return Retrieval(q, self._next_of_named(q, hits), feats, unknown, fast=lex_model is not None, beyond=beyond)
 
+    @staticmethod
+    def fast_eligible(q: Query) -> bool:
+        """Whether a question may take the fast path at all: nothing in it points out of scope (those always see
+        the gate) and it is not English (see ``decisive``)."""
+        return not (q.oos_shapes or q.oos or q.english)
+
     def decisive(self, ret: Retrieval) -> bool:
         """The lexical ranking settles the question: the fitted fast-path threshold on its top probability
         and margin (fit on the train questions so that none is answered worse there; see ``knowledge.fit``),
@@ -546,8 +552,7 @@ class Retriever:
         and the cards' English, whose everyday words (bank, loan, deadline) questions from elsewhere share — the
         lexical fusion was as sure of three English out-of-scope train questions (p ≥ 0.92) as of its answers."""
         th = self.model.thresholds
-        if not ret.fast or not ret.hits or "fast" not in th or ret.query.oos_shapes or ret.query.oos or ret.unknown \
-                or ret.query.english:
+        if not ret.fast or not ret.hits or "fast" not in th or ret.unknown or not self.fast_eligible(ret.query):
             return False
         return ret.hits[0].prob >= th["fast"] and ret.features["margin"] >= th.get("fast_margin", 0.0)
 
